@@ -2,6 +2,7 @@
  * The retry policy: which delay follows which failed attempt, with jitter, and
  * how a server's `Retry-After` bends it. Pure functions, no I/O.
  */
+const RETRY_AFTER_FLOOR_CAP_MS = 3_600_000;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "5s,5m,30m,2h" → [5000, 300000, 1800000, 7200000]. */
@@ -23,7 +24,8 @@ export function withJitter(delayMs: number, random: () => number = Math.random):
 /**
  * Delay before the next attempt after `attemptsMade` failed attempts, or
  * `null` when the schedule is exhausted. A `Retry-After` is honoured (never
- * retry earlier than the server asked) but capped by the schedule's longest step.
+ * retry earlier than the server asked), capped at the schedule's longest step
+ * or one hour, whichever is longer, so a confused server cannot park events for days.
  */
 export function nextRetryDelay(
   scheduleMs: number[],
@@ -34,7 +36,7 @@ export function nextRetryDelay(
   if (attemptsMade > scheduleMs.length) return null;
   const planned = withJitter(scheduleMs[attemptsMade - 1], random);
   if (retryAfterMs === undefined) return planned;
-  const cap = Math.max(...scheduleMs);
+  const cap = Math.max(...scheduleMs, RETRY_AFTER_FLOOR_CAP_MS);
   return Math.max(planned, Math.min(retryAfterMs, cap));
 }
 

@@ -3,6 +3,7 @@
  * files, real Postgres, called over HTTP and through supabase-js.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { validSubmit } from "../helpers/fixtures.ts";
 import { startTestStack, type TestStack } from "../helpers/test-stack.ts";
 
 let stack: TestStack;
@@ -21,19 +22,6 @@ const counts = async () => {
   return row;
 };
 
-export const validSubmit = (email = `client-${crypto.randomUUID().slice(0, 8)}@example.fr`) => ({
-  customer: { email, phone: "06 12 34 56 78", full_name: "Jean Dupont", client_type: "particulier" },
-  request: {
-    type_raccordement: "definitif",
-    usage: "maison individuelle",
-    address: "1 rue de la Paix",
-    city: "Paris",
-    zip_code: "75002",
-    phase: "monophase",
-    power_kva: 12,
-    is_viabilise: true,
-  },
-});
 
 describe("form-start", () => {
   it("stores a normalised lead and answers its id (supabase-js invoke)", async () => {

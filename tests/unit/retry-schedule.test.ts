@@ -27,11 +27,12 @@ describe("retry schedule", () => {
     expect(nextRetryDelay(schedule, 3, undefined, mid)).toBeNull();
   });
 
-  it("honours Retry-After when it asks for longer, capped by the longest step", () => {
+  it("honours Retry-After when it asks for longer, capped at max(longest step, 1 h)", () => {
     const schedule = [1_000, 60_000];
     expect(nextRetryDelay(schedule, 1, 30_000, () => 0.5)).toBe(30_000);
     expect(nextRetryDelay(schedule, 1, 500, () => 0.5)).toBe(1_000);
-    expect(nextRetryDelay(schedule, 1, 10 * 3_600_000, () => 0.5)).toBe(60_000);
+    expect(nextRetryDelay(schedule, 1, 10 * 3_600_000, () => 0.5)).toBe(3_600_000);
+    expect(nextRetryDelay([1_000, 36_000_000], 1, 20 * 3_600_000, () => 0.5)).toBe(36_000_000);
   });
 
   it("reads Retry-After as seconds or as an HTTP date", () => {

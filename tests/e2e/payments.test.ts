@@ -1,0 +1,184 @@
+/**
+ * create-payment-intent and stripe-webhook end to end: the real Stripe SDK
+ * inside the Deno-served functions talks to the local Stripe double, and
+ * events are signed with the SDK's own test-header helper.
+ */
+import Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildEvent } from "../../scripts/local/stripe-events.ts";
+import { startTestStack, type TestStack } from "../helpers/test-stack.ts";
+import { validSubmit } from "../helpers/fixtures.ts";
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function newRequest(type = "definitif") {
+  const body = validSubmit();
+  body.request.type_raccordement = type;
+  return (await (await stack.call("form-submit", body)).json()) as { request_id: string; customer_id: string };
+}
+
+async function pay(requestId: string) {
+  const res = await stack.call("create-payment-intent", { request_id: requestId });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { client_secret: string; payment_intent_id: string; amount: number; currency: string };
+}
+
+/** Posts a signed (or deliberately mis-signed) event to stripe-webhook. */
+async function sendEvent(event: object, opts: { secret?: string; timestamp?: number; signature?: string | null } = {}) {
+  const payload = JSON.stringify(event);
+  const header = opts.signature !== undefined
+    ? opts.signature
+    : Stripe.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? stack.webhookSecret, timestamp: opts.timestamp });
+  return fetch(`${stack.functionsUrl}/stripe-webhook`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(header === null ? {} : { "stripe-signature": header }) },
+    body: payload,
+  });
+}
+
+const piObject = (id: string, requestId: string, amount = 14900) => ({
+  id, object: "payment_intent", amount, currency: "eur", status: "succeeded", metadata: { request_id: requestId },
+});
+const statusOf = async (requestId: string) =>
+  (await stack.db.sql`select payment_status from requests where id = ${requestId}`)[0].payment_status;
+
+describe("create-payment-intent", () => {
+  it("charges the server's price for the request's type, never the client's", async () => {
+    const { request_id } = await newRequest("photovoltaique");
+    const res = await stack.call("create-payment-intent", { request_id, amount: 1, currency: "usd" });
+    const answer = await res.json();
+    const [price] = await stack.db.sql`select amount, currency from prices where type_raccordement = 'photovoltaique'`;
+    expect(answer).toMatchObject({ amount: price.amount, currency: price.currency });
+    expect(answer.client_secret).toMatch(new RegExp(`^${answer.payment_intent_id}_secret_`));
+    const pi = stack.stripeDouble!.paymentIntents().find((p) => p.id === answer.payment_intent_id)!;
+    expect(pi).toMatchObject({ amount: price.amount, currency: "eur", metadata: { request_id } });
+    const [payment] = await stack.db.sql`select amount, currency, status from payments where stripe_payment_intent_id = ${pi.id}`;
+    expect(payment).toEqual({ amount: price.amount, currency: "eur", status: "pending" });
+  });
+
+  it("a price change in the table is what the next payment charges", async () => {
+    await stack.db.sql`update prices set amount = 20000 where type_raccordement = 'modification'`;
+    const { request_id } = await newRequest("modification");
+    expect((await pay(request_id)).amount).toBe(20000);
+  });
+
+  it("reuses the open PaymentIntent when asked again", async () => {
+    const { request_id } = await newRequest();
+    const first = await pay(request_id);
+    const second = await pay(request_id);
+    expect(second.payment_intent_id).toBe(first.payment_intent_id);
+    const rows = await stack.db.sql`select 1 from payments where request_id = ${request_id}`;
+    expect(rows).toHaveLength(1);
+  });
+
+  it("404 for an unknown request, 400 for a malformed id, 409 once paid", async () => {
+    const unknown = await stack.call("create-payment-intent", { request_id: crypto.randomUUID() });
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.code).toBe("request_not_found");
+    const malformed = await stack.call("create-payment-intent", { request_id: "1; drop table requests" });
+    expect(malformed.status).toBe(400);
+    expect((await malformed.json()).error.fields).toEqual({ request_id: "must be a UUID" });
+
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    await stack.stripeDouble!.sendEvent("payment_intent.succeeded", payment_intent_id);
+    const again = await stack.call("create-payment-intent", { request_id });
+    expect(again.status).toBe(409);
+    expect((await again.json()).error.code).toBe("already_paid");
+  });
+});
+
+describe("stripe-webhook", () => {
+  it("succeeded → paid, refunded → refunded (through the double's signed events)", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    const paid = await stack.stripeDouble!.sendEvent("payment_intent.succeeded", payment_intent_id);
+    expect(paid.webhookStatus).toBe(200);
+    expect(await statusOf(request_id)).toBe("paid");
+    await stack.stripeDouble!.sendEvent("charge.refunded", payment_intent_id);
+    expect(await statusOf(request_id)).toBe("refunded");
+    const [payment] = await stack.db.sql`select status from payments where stripe_payment_intent_id = ${payment_intent_id}`;
+    expect(payment.status).toBe("refunded");
+  });
+
+  it("payment_failed → failed, canceled → canceled", async () => {
+    const a = await newRequest();
+    await stack.stripeDouble!.sendEvent("payment_intent.payment_failed", (await pay(a.request_id)).payment_intent_id);
+    expect(await statusOf(a.request_id)).toBe("failed");
+    const b = await newRequest();
+    await stack.stripeDouble!.sendEvent("payment_intent.canceled", (await pay(b.request_id)).payment_intent_id);
+    expect(await statusOf(b.request_id)).toBe("canceled");
+  });
+
+  it("a late payment_failed after succeeded leaves it paid", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    expect((await sendEvent(buildEvent("payment_intent.succeeded", piObject(payment_intent_id, request_id)))).status).toBe(200);
+    const late = await sendEvent(buildEvent("payment_intent.payment_failed", { ...piObject(payment_intent_id, request_id), status: "requires_payment_method" }));
+    expect(late.status).toBe(200);
+    expect(await statusOf(request_id)).toBe("paid");
+  });
+
+  it("an event id already seen: 200 and nothing done again", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    const event = buildEvent("payment_intent.succeeded", piObject(payment_intent_id, request_id));
+    expect((await sendEvent(event)).status).toBe(200);
+    const eventsBefore = await stack.db.sql`select count(*)::int as n from crm_events where aggregate_id = ${request_id}`;
+    const again = await sendEvent(event);
+    expect(again.status).toBe(200);
+    expect((await again.json()).note).toBe("duplicate");
+    const eventsAfter = await stack.db.sql`select count(*)::int as n from crm_events where aggregate_id = ${request_id}`;
+    expect(eventsAfter).toEqual(eventsBefore);
+  });
+
+  it("missing, wrong and expired signatures: 400 and nothing written", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    const event = buildEvent("payment_intent.succeeded", piObject(payment_intent_id, request_id));
+    const missing = await sendEvent(event, { signature: null });
+    expect(missing.status).toBe(400);
+    expect((await missing.json()).error.code).toBe("missing_signature");
+    const wrong = await sendEvent(event, { secret: "whsec_not_the_right_one" });
+    expect(wrong.status).toBe(400);
+    expect((await wrong.json()).error.code).toBe("invalid_signature");
+    const expired = await sendEvent(event, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
+    expect(expired.status).toBe(400);
+    const garbage = await sendEvent(event, { signature: "t=1,v1=deadbeef" });
+    expect(garbage.status).toBe(400);
+    expect(await statusOf(request_id)).toBe("pending");
+    expect(await stack.db.sql`select 1 from stripe_events where id = ${event.id}`).toHaveLength(0);
+  });
+
+  it("a tampered body does not verify", async () => {
+    const { request_id } = await newRequest();
+    const event = buildEvent("payment_intent.succeeded", piObject("pi_x", request_id));
+    const header = Stripe.webhooks.generateTestHeaderString({ payload: JSON.stringify(event), secret: stack.webhookSecret });
+    const res = await fetch(`${stack.functionsUrl}/stripe-webhook`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "stripe-signature": header },
+      body: JSON.stringify({ ...event, type: "payment_intent.canceled" }),
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it("other event types: 200, ignored; unknown payment intents: 200, nothing changed", async () => {
+    const other = await sendEvent(buildEvent("customer.created" as never, { id: "cus_1", object: "customer" } as never));
+    expect(other.status).toBe(200);
+    expect((await other.json()).note).toBe("ignored");
+    const unknown = await sendEvent(buildEvent("payment_intent.succeeded", piObject("pi_unknown", "not-a-uuid")));
+    expect(unknown.status).toBe(200);
+    expect((await unknown.json()).note).toBe("unknown_payment");
+  });
+
+  it("needs no JWT (verify_jwt = false) and refuses GET", async () => {
+    const get = await fetch(`${stack.functionsUrl}/stripe-webhook`);
+    expect(get.status).toBe(405);
+  });
+});
