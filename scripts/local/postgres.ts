@@ -47,7 +47,8 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalPostgre
   });
   if (!existsSync(join(opts.dataDir, "PG_VERSION"))) await pg.initialise();
   await pg.start();
-  const watchdog = startWatchdog(opts.dataDir);
+  const pid = await postmasterPid(opts.dataDir);
+  const watchdog = pid ? startWatchdog(pid) : { kill: () => {} };
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`,
     port: opts.port,
@@ -88,13 +89,14 @@ async function stopStalePostmaster(dataDir: string): Promise<void> {
 
 /**
  * A detached shell that waits for this process to disappear (even by SIGKILL)
- * and then asks the postmaster for a fast shutdown.
+ * and then asks *this run's* postmaster for a fast shutdown. The pid is taken
+ * now, not read from postmaster.pid later: by then a restarted stack may own it.
  */
-function startWatchdog(dataDir: string) {
+function startWatchdog(postmaster: number) {
   const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done
-pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null) && [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null
+kill -INT ${postmaster} 2>/dev/null
 exit 0`;
-  const child = spawn("sh", ["-c", script, "watchdog", dataDir], { detached: true, stdio: "ignore" });
+  const child = spawn("sh", ["-c", script], { detached: true, stdio: "ignore" });
   child.unref();
   return { kill: () => child.kill("SIGKILL") };
 }

@@ -18,7 +18,7 @@ import { type StripeDouble, startStripeDouble } from "./stripe-double.ts";
 export interface StackOptions {
   /** The caller's environment (CONTRACT §1 variables). */
   env: Record<string, string | undefined>;
-  /** Where Postgres data and local secrets live (default `.data`). */
+  /** Where Postgres data and local secrets live (default LOCAL_DATA_DIR, else `.data`). */
   dataDir?: string;
   /** Lines printed by the functions process (default: stdout). */
   onOutput?: (line: string) => void;
@@ -49,7 +49,7 @@ const DEFAULT_DATA_DIR = resolve(new URL("../../.data", import.meta.url).pathnam
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const env = opts.env;
-  const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;
+  const dataDir = opts.dataDir ?? env.LOCAL_DATA_DIR ?? DEFAULT_DATA_DIR;
   const functionsPort = Number(env.FUNCTIONS_PORT ?? 54321);
   const dbPort = Number(env.DB_PORT ?? 54322);
   const sweepIntervalMs = Number(env.CRM_SWEEP_INTERVAL_MS ?? 5_000);
