@@ -34,6 +34,15 @@ const EnvSchema = z.object({
   SITE_URL: optionalText,
   ALLOWED_ORIGINS: optionalText,
   CRM_TIMEOUT_MS: positiveInt(10_000),
+  RATE_LIMIT_PER_MINUTE: z.string().trim().optional().transform((v, ctx) => {
+    if (!v) return 30;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) {
+      ctx.addIssue({ code: "custom", message: `must be a whole number (0 = off), got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  }),
   CRM_RETRY_SCHEDULE: optionalText,
   SUPABASE_ANON_KEY: optionalText,
   SUPABASE_SERVICE_ROLE_KEY: optionalText,
@@ -62,6 +71,8 @@ export interface Config {
   /** Exact origins, or `scheme://host:*` patterns that accept any port. */
   allowedOrigins: string[];
   serviceRoleKey: string | undefined;
+  /** Form submissions per client IP per minute and function; 0 = no limit. */
+  rateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -106,5 +117,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ? e.ALLOWED_ORIGINS.split(",").map((o) => o.trim().replace(/\/+$/, "")).filter(Boolean)
       : [siteUrl],
     serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
   };
 }

@@ -56,7 +56,7 @@ function hasAcceptedKey(req: Request): boolean {
   return acceptedKeys.some((key) => key === bearer || key === apikey);
 }
 
-async function route(req: Request): Promise<Response> {
+async function route(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
   const url = new URL(req.url);
   if (url.pathname === "/health") return json({ ok: true, functions: [...functions.keys()] }, 200);
   const match = /^\/functions\/v1\/([\w-]+)\/?/.exec(url.pathname);
@@ -65,6 +65,13 @@ async function route(req: Request): Promise<Response> {
   // Like the gateway: preflights pass, other calls need a key when verify_jwt is on (the default).
   if (req.method !== "OPTIONS" && verifyJwt.get(match[1]) !== false && !hasAcceptedKey(req)) {
     return json({ error: { code: "unauthorized", message: "Missing or invalid authorization (send the anon key)." } }, 401);
+  }
+  // Like the gateway: the function learns the caller's address from a header.
+  if (!req.headers.has("x-forwarded-for") && info.remoteAddr.transport === "tcp") {
+    const headers = new Headers(req.headers);
+    headers.set("x-forwarded-for", info.remoteAddr.hostname);
+    // Built from parts: `new Request(req, …)` would tie itself to req.signal.
+    req = new Request(req.url, { method: req.method, headers, body: req.body });
   }
   try {
     return await handler(req);

@@ -113,6 +113,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ALLOWED_ORIGINS: env.ALLOWED_ORIGINS ?? `${siteUrl},http://localhost:*,http://127.0.0.1:*`,
       CRM_TIMEOUT_MS: env.CRM_TIMEOUT_MS,
       CRM_RETRY_SCHEDULE: env.CRM_RETRY_SCHEDULE,
+      RATE_LIMIT_PER_MINUTE: env.RATE_LIMIT_PER_MINUTE,
       SUPABASE_ANON_KEY: anonKey,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
     };

@@ -1,6 +1,8 @@
 /** contact-callback — "call me back": the callback row and its /leads event in one statement. */
+import { assertAllowed, rateLimitGate } from "../abuse/rate-limit.ts";
 import type { AppDeps } from "../app-deps.ts";
 import { callbackBody } from "../crm/monelec-bodies.ts";
+import { insertWhere } from "../db/insert-where.ts";
 import { jsonEndpoint } from "../http/json-endpoint.ts";
 import { insertEvent } from "../outbox/enqueue.ts";
 import { ContactCallbackInput } from "../validation/schemas.ts";
@@ -10,7 +12,8 @@ export function contactCallback(deps: AppDeps) {
   return jsonEndpoint(deps, {
     name: "contact-callback",
     schema: ContactCallbackInput,
-    async handle(input) {
+    decoy: () => ({ callback_id: crypto.randomUUID() }),
+    async handle(input, { clientIp }) {
       const callback = {
         id: crypto.randomUUID(),
         full_name: input.full_name,
@@ -25,10 +28,12 @@ export function contactCallback(deps: AppDeps) {
         aggregateId: callback.id,
         body: callbackBody(callback),
       };
-      await sql`
-        with callback as (insert into callbacks ${sql(callback)} returning id),
+      const [gate] = await sql<{ allowed: boolean; retry_after: number }[]>`
+        with ${rateLimitGate(sql, { key: `contact-callback:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
+        callback as (${insertWhere(sql, "callbacks", callback, sql`(select allowed from gate)`)} returning id),
         event as (${insertEvent(sql, event, deps.outbox.newEventState, "callback")})
-        select id from callback`;
+        select allowed, retry_after from gate`;
+      assertAllowed(gate);
       deps.outbox.afterCommit("contact-callback", event.id);
       return { callback_id: callback.id };
     },

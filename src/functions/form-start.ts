@@ -1,10 +1,12 @@
 /**
  * form-start — step 1 of the form: the lead is captured (or updated when the
- * website sends back the lead_id it got earlier). One statement writes the
- * lead and its CRM event.
+ * website sends back the lead_id it got earlier). One statement counts the
+ * rate-limit hit, writes the lead and its CRM event.
  */
+import { assertAllowed, rateLimitGate } from "../abuse/rate-limit.ts";
 import type { AppDeps } from "../app-deps.ts";
 import { leadBody } from "../crm/monelec-bodies.ts";
+import { insertWhere } from "../db/insert-where.ts";
 import { jsonEndpoint } from "../http/json-endpoint.ts";
 import { insertEvent } from "../outbox/enqueue.ts";
 import { FormStartInput } from "../validation/schemas.ts";
@@ -14,7 +16,8 @@ export function formStart(deps: AppDeps) {
   return jsonEndpoint(deps, {
     name: "form-start",
     schema: FormStartInput,
-    async handle(input) {
+    decoy: () => ({ lead_id: crypto.randomUUID() }),
+    async handle(input, { clientIp }) {
       const { lead_id, ...fields } = input;
       const lead = { id: lead_id ?? crypto.randomUUID(), ...fields };
       const event = {
@@ -26,13 +29,15 @@ export function formStart(deps: AppDeps) {
       };
       const columns = Object.keys(FormStartInput.shape).filter((c) => c !== "lead_id");
       const row = Object.fromEntries(columns.map((c) => [c, fields[c as keyof typeof fields] ?? null]));
-      await sql`
-        with lead as (
-          insert into leads ${sql({ id: lead.id, ...row })}
+      const [gate] = await sql<{ allowed: boolean; retry_after: number }[]>`
+        with ${rateLimitGate(sql, { key: `form-start:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
+        lead as (
+          ${insertWhere(sql, "leads", { id: lead.id, ...row }, sql`(select allowed from gate)`)}
           on conflict (id) do update set ${sql(row)}, updated_at = now()
           returning id
         ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "lead")})
-        select id from lead`;
+        select allowed, retry_after from gate`;
+      assertAllowed(gate);
       deps.outbox.afterCommit("form-start", event.id);
       return { lead_id: lead.id };
     },

@@ -3,8 +3,10 @@
  * request stored (submitted, payment pending) with its /requests event, all in
  * one statement.
  */
+import { assertAllowed, rateLimitGate } from "../abuse/rate-limit.ts";
 import type { AppDeps } from "../app-deps.ts";
 import { requestBody } from "../crm/monelec-bodies.ts";
+import { insertWhere } from "../db/insert-where.ts";
 import { jsonEndpoint } from "../http/json-endpoint.ts";
 import { insertEvent } from "../outbox/enqueue.ts";
 import { FormSubmitInput } from "../validation/schemas.ts";
@@ -14,7 +16,8 @@ export function formSubmit(deps: AppDeps) {
   return jsonEndpoint(deps, {
     name: "form-submit",
     schema: FormSubmitInput,
-    async handle({ lead_id, customer: c, request: r }) {
+    decoy: () => ({ request_id: crypto.randomUUID(), customer_id: crypto.randomUUID() }),
+    async handle({ lead_id, customer: c, request: r }, { clientIp }) {
       const customer = {
         email: c.email,
         phone: c.phone,
@@ -42,9 +45,10 @@ export function formSubmit(deps: AppDeps) {
         body: requestBody({ ...customer, ...request, status: "submitted", payment_status: "pending", payment: null }),
       };
       const { email: _email, ...customerUpdate } = customer;
-      const [row] = await sql<{ id: string; customer_id: string }[]>`
-        with customer as (
-          insert into customers ${sql(customer)}
+      const [row] = await sql<{ allowed: boolean; retry_after: number; id: string; customer_id: string }[]>`
+        with ${rateLimitGate(sql, { key: `form-submit:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
+        customer as (
+          ${insertWhere(sql, "customers", customer, sql`(select allowed from gate)`)}
           on conflict (email) do update set ${sql(customerUpdate)}, updated_at = now()
           returning id
         ), request as (
@@ -57,7 +61,9 @@ export function formSubmit(deps: AppDeps) {
           from customer
           returning id, customer_id
         ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "request")})
-        select id, customer_id from request`;
+        select gate.allowed, gate.retry_after, request.id, request.customer_id
+        from gate left join request on true`;
+      assertAllowed(row);
       deps.outbox.afterCommit("form-submit", event.id);
       return { request_id: row.id, customer_id: row.customer_id };
     },

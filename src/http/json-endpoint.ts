@@ -1,9 +1,11 @@
 /**
  * The shell shared by the browser-facing functions: CORS, method, origin,
- * content type, size limit, JSON parsing and validation, then the handler.
- * The handler sees only validated input and returns the JSON body to send.
+ * content type, size limit, JSON parsing, the honeypot and validation, then
+ * the handler. The handler sees only validated input and returns the JSON body.
  */
 import type { z } from "zod";
+import { clientIp } from "../abuse/client-ip.ts";
+import { isHoneypotTripped } from "../abuse/honeypot.ts";
 import type { AppDeps } from "../app-deps.ts";
 import type { Logger } from "../log.ts";
 import { parseInput } from "../validation/parse-input.ts";
@@ -14,10 +16,17 @@ import { jsonResponse, toErrorResponse } from "./responses.ts";
 
 export type Handler = (req: Request) => Promise<Response>;
 
+export interface RequestContext {
+  log: Logger;
+  clientIp: string;
+}
+
 export interface JsonEndpoint<S extends z.ZodType> {
   name: string;
   schema: S;
-  handle(input: z.infer<S>, log: Logger): Promise<unknown>;
+  /** What a bot that filled the honeypot is told (a plausible success); omit to not use one. */
+  decoy?: () => unknown;
+  handle(input: z.infer<S>, ctx: RequestContext): Promise<unknown>;
 }
 
 export function jsonEndpoint<S extends z.ZodType>(deps: AppDeps, endpoint: JsonEndpoint<S>): Handler {
@@ -35,8 +44,13 @@ export function jsonEndpoint<S extends z.ZodType>(deps: AppDeps, endpoint: JsonE
       if (origin && !isOriginAllowed(origin, deps.config.allowedOrigins)) {
         throw new HttpError(403, "origin_not_allowed", `Origin ${origin} may not call this function.`);
       }
-      const input = parseInput(endpoint.schema, await readJsonBody(req));
-      return jsonResponse(await endpoint.handle(input, log), 200, cors);
+      const body = await readJsonBody(req);
+      if (endpoint.decoy && isHoneypotTripped(body)) {
+        log.warn("honeypot filled: answered as accepted, nothing stored");
+        return jsonResponse(endpoint.decoy(), 200, cors);
+      }
+      const input = parseInput(endpoint.schema, body);
+      return jsonResponse(await endpoint.handle(input, { log, clientIp: clientIp(req) }), 200, cors);
     } catch (err) {
       const res = toErrorResponse(err, log);
       for (const [k, v] of Object.entries(cors)) res.headers.set(k, v);
