@@ -9,6 +9,7 @@ import { requestBody } from "../crm/monelec-bodies.ts";
 import { loadRequestSnapshot } from "../db/request-snapshot.ts";
 import type { Pool } from "../db/sql.ts";
 import { HttpError } from "../http/http-error.ts";
+import { z } from "zod";
 import type { Handler } from "../http/json-endpoint.ts";
 import { readRawBody } from "../http/read-json-body.ts";
 import { jsonResponse, toErrorResponse } from "../http/responses.ts";
@@ -31,27 +32,47 @@ interface PaymentChange {
   currency?: string;
 }
 
+/** The fields this handler relies on; a signed event without them is refused, not crashed on. */
+const EventEnvelope = z.object({
+  id: z.string().min(1).max(255),
+  type: z.string().min(1).max(255),
+  data: z.object({ object: z.looseObject({ id: z.string().min(1).optional() }) }),
+});
+
+const PaymentIntentFields = z.looseObject({
+  id: z.string().min(1),
+  amount: z.number().int().positive().optional(),
+  currency: z.string().regex(/^[a-z]{3}$/).optional(),
+  metadata: z.record(z.string(), z.unknown()).nullish(),
+});
+
 export function paymentChangeOf(event: Stripe.Event): PaymentChange | null {
   const object = event.data.object as unknown as Record<string, unknown>;
+  const requestIdOf = (metadata: unknown) => {
+    const id = (metadata as Record<string, unknown> | null | undefined)?.request_id;
+    return typeof id === "string" ? id : undefined;
+  };
   switch (event.type) {
     case "payment_intent.succeeded":
     case "payment_intent.payment_failed":
     case "payment_intent.canceled": {
-      const pi = event.data.object as Stripe.PaymentIntent;
+      const parsed = PaymentIntentFields.safeParse(object);
+      if (!parsed.success) return null;
+      const pi = parsed.data;
       const to = ({
         "payment_intent.succeeded": "paid",
         "payment_intent.payment_failed": "failed",
         "payment_intent.canceled": "canceled",
       } as const)[event.type];
-      return { paymentIntentId: pi.id, to, requestId: pi.metadata?.request_id, amount: pi.amount, currency: pi.currency };
+      return { paymentIntentId: pi.id, to, requestId: requestIdOf(pi.metadata), amount: pi.amount, currency: pi.currency };
     }
     case "charge.refunded": {
-      const charge = event.data.object as Stripe.Charge;
-      const pi = typeof charge.payment_intent === "string" ? charge.payment_intent : charge.payment_intent?.id;
+      const ref = object.payment_intent;
+      const pi = typeof ref === "string" ? ref : (ref as { id?: unknown } | null)?.id;
       // A partial refund leaves the request paid.
-      const partial = charge.refunded === false && Number(object.amount_refunded ?? 0) < Number(object.amount ?? 0);
-      if (!pi || partial) return null;
-      return { paymentIntentId: pi, to: "refunded", requestId: charge.metadata?.request_id };
+      const partial = object.refunded === false && Number(object.amount_refunded ?? 0) < Number(object.amount ?? 0);
+      if (typeof pi !== "string" || !pi || partial) return null;
+      return { paymentIntentId: pi, to: "refunded", requestId: requestIdOf(object.metadata) };
     }
     default:
       return null;
@@ -75,10 +96,12 @@ export function stripeWebhook(deps: AppDeps): Handler {
       const raw = new TextDecoder().decode(await readRawBody(req, MAX_EVENT_BYTES));
       let event: Stripe.Event;
       try {
-        event = await verifyStripeEvent(deps.stripe(), raw, signature, secret);
+        event = await verifyStripeEvent(raw, signature, secret);
       } catch (err) {
-        if (err instanceof HttpError) throw err;
         throw new HttpError(400, "invalid_signature", `The Stripe signature does not verify: ${(err as Error).message}`);
+      }
+      if (!EventEnvelope.safeParse(event).success) {
+        throw new HttpError(400, "malformed_event", "The event lacks an id, a type or data.object.");
       }
       const result = await applyStripeEvent(deps.sql, event, deps.outbox.newEventState, log);
       if (result.eventId) deps.outbox.afterCommit("stripe-webhook", result.eventId);

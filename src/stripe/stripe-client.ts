@@ -25,13 +25,9 @@ const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
 /**
  * Verifies `Stripe-Signature` on the raw body (5-minute tolerance) with Web
- * Crypto. Throws Stripe's signature error when it does not match.
+ * Crypto. Needs only the webhook secret, not an API key. Throws Stripe's
+ * signature error when it does not match.
  */
-export function verifyStripeEvent(
-  stripe: Stripe,
-  rawBody: string,
-  signature: string,
-  secret: string,
-): Promise<Stripe.Event> {
-  return stripe.webhooks.constructEventAsync(rawBody, signature, secret, 300, cryptoProvider);
+export function verifyStripeEvent(rawBody: string, signature: string, secret: string): Promise<Stripe.Event> {
+  return Stripe.webhooks.constructEventAsync(rawBody, signature, secret, 300, cryptoProvider);
 }

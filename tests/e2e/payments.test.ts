@@ -182,3 +182,30 @@ describe("stripe-webhook", () => {
     expect(get.status).toBe(405);
   });
 });
+
+describe("stripe-webhook robustness", () => {
+  it("a correctly signed but malformed event is a 400, not a crash, and writes nothing", async () => {
+    for (const event of [
+      { type: "payment_intent.succeeded", data: { object: { id: "pi_1" } } },
+      { id: "evt_no_data", type: "payment_intent.succeeded" },
+      { id: "evt_bad_object", type: "payment_intent.succeeded", data: { object: "x" } },
+      [1, 2, 3],
+    ]) {
+      const res = await sendEvent(event);
+      expect(res.status, JSON.stringify(event)).toBe(400);
+    }
+    expect(await stack.db.sql`select 1 from stripe_events where id in ('evt_no_data', 'evt_bad_object')`).toHaveLength(0);
+  });
+
+  it("odd payloads inside a valid envelope are ignored, never a 5xx", async () => {
+    const { request_id } = await newRequest();
+    const odd = [
+      buildEvent("payment_intent.succeeded", { id: "pi_odd", object: "payment_intent", amount: "lots", metadata: null } as never),
+      buildEvent("payment_intent.succeeded", { id: "pi_odd2", object: "payment_intent", amount: 10, currency: "eur", metadata: { request_id: 42 } } as never),
+      buildEvent("charge.refunded", { id: "ch_1", object: "charge", payment_intent: null } as never),
+      buildEvent("charge.refunded", { id: "ch_2", object: "charge", payment_intent: { id: 5 } } as never),
+    ];
+    for (const event of odd) expect((await sendEvent(event)).status).toBeLessThan(500);
+    expect(await statusOf(request_id)).toBe("pending");
+  });
+});
