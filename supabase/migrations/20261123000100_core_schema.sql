@@ -61,7 +61,8 @@ create table if not exists requests (
   city text check (length(city) <= 100),
   zip_code text check (zip_code ~ '^[0-9]{5}$'),
   phase text check (phase in ('monophase', 'triphase')),
-  power_kva numeric(6, 2) check (power_kva > 0 and power_kva <= 250),
+  -- A JSON number, stored as one: any value the form accepts (0 < x ≤ 250) fits exactly.
+  power_kva double precision check (power_kva > 0 and power_kva <= 250),
   is_viabilise boolean,
   status text not null default 'submitted' check (status in ('submitted', 'in_progress', 'completed', 'canceled')),
   payment_status text not null default 'pending'

@@ -116,6 +116,20 @@ describe("the HTTP shell", () => {
     expect(await counts()).toEqual(before);
   });
 
+  it("edge values found by fuzzing: tiny power_kva is stored exactly, a lone surrogate is a 400", async () => {
+    const body = validSubmit();
+    (body.request as Record<string, unknown>).power_kva = 5e-324;
+    const res = await stack.call("form-submit", body);
+    expect(res.status).toBe(200);
+    const [row] = await stack.db.sql`select power_kva from requests where id = ${(await res.json()).request_id}`;
+    expect(row.power_kva).toBe(5e-324);
+    const before = await counts();
+    const bad = await stack.call("form-start", '{"email":"a@b.fr","lastname":"x\\udfff"}');
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.fields).toEqual({ lastname: "must be valid Unicode text" });
+    expect(await counts()).toEqual(before);
+  });
+
   it("SQL-looking text that is valid is stored as text", async () => {
     const res = await stack.call("form-start", { email: "o.brien@example.fr", lastname: "O'Brien; drop table leads" });
     expect(res.status).toBe(200);

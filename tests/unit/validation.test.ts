@@ -101,3 +101,18 @@ describe("contact-callback input", () => {
     expect(parseInput(ContactCallbackInput, { full_name: "Ana", phone: "0612345678" }).phone).toBe("+33612345678");
   });
 });
+
+describe("inputs found by fuzzing", () => {
+  it("the smallest positive power_kva is valid (the database stores it exactly)", () => {
+    const body = validSubmit();
+    (body.request as Record<string, unknown>).power_kva = 5e-324;
+    expect(parseInput(FormSubmitInput, body).request.power_kva).toBe(5e-324);
+  });
+  it("a lone UTF-16 surrogate is refused as text", () => {
+    expect(fieldsOf(FormStartInput, JSON.parse('{"email":"a@b.fr","firstname":"x\\udfff"}'))).toEqual({
+      firstname: "must be valid Unicode text",
+    });
+    // A proper pair (an emoji) is fine.
+    expect(parseInput(FormStartInput, { email: "a@b.fr", firstname: "Zoé 😀" }).firstname).toBe("Zoé 😀");
+  });
+});
