@@ -4,7 +4,7 @@
  */
 import { startStack } from "./local/stack.ts";
 
-const stack = await startStack({ env: process.env }).catch((err) => {
+const stack = await startStack({ env: process.env, examplePage: true }).catch((err) => {
   console.error(`\nCould not start the local stack: ${err instanceof Error ? err.message : err}\n`);
   process.exit(1);
 });
@@ -19,6 +19,7 @@ console.log(`
 ${line}
  Local stack is up
 ${line}
+ Example page      ${stack.examplePageUrl ?? stack.examplePageProblem}  (click through a whole journey)
  Functions         ${stack.functionsUrl}/<name>
  Database          ${stack.databaseUrl}
  CRM bridge        ${crmState}

@@ -12,6 +12,7 @@ import { migrate } from "../lib/migrate.ts";
 import { type CrmSandbox, startCrmSandbox } from "./crm-sandbox.ts";
 import { startFunctions, type FunctionsProcess } from "./deno-functions.ts";
 import { LOCAL_ANON_KEY, LOCAL_SANDBOX_CRM_KEY, LOCAL_SERVICE_ROLE_KEY, LOCAL_STRIPE_SECRET_KEY } from "./dev-keys.ts";
+import { startExamplePage } from "./example-page/server.ts";
 import { type LocalPostgres, startPostgres } from "./postgres.ts";
 import { type StripeDouble, startStripeDouble } from "./stripe-double.ts";
 
@@ -24,6 +25,8 @@ export interface StackOptions {
   onOutput?: (line: string) => void;
   /** Run the crm-dispatch timer (default true). */
   sweep?: boolean;
+  /** Serve the example page on EXAMPLE_PAGE_PORT (default: only when EXAMPLE_PAGE_PORT is set; `npm start` turns it on). */
+  examplePage?: boolean;
 }
 
 export interface Stack {
@@ -40,6 +43,10 @@ export interface Stack {
   crmSandbox?: CrmSandbox;
   stripeDouble?: StripeDouble;
   functions: FunctionsProcess;
+  /** The example page (scripts/local/example-page), when it is served. */
+  examplePageUrl?: string;
+  /** Why the example page is not served, when it was asked for (it never stops the stack). */
+  examplePageProblem?: string;
   /** Runs one sweep now through crm-dispatch. */
   sweepNow(): Promise<unknown>;
   stop(): Promise<void>;
@@ -143,6 +150,26 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       stops.push(async () => clearInterval(timer));
     }
 
+    let examplePageUrl: string | undefined;
+    let examplePageProblem: string | undefined;
+    if (opts.examplePage ?? env.EXAMPLE_PAGE_PORT !== undefined) {
+      const port = Number(env.EXAMPLE_PAGE_PORT ?? 54325);
+      try {
+        const page = await startExamplePage({
+          port,
+          functionsUrl: `${functions.url}/functions/v1`,
+          anonKey,
+          crmSandboxPageUrl: crmSandbox ? `http://127.0.0.1:${crmSandbox.port}/` : undefined,
+          stripeDoubleUrl: stripeDouble?.url,
+          crmBridgeOn: Boolean(crmApiKey),
+        });
+        stops.push(() => page.close());
+        examplePageUrl = page.url;
+      } catch (err) {
+        examplePageProblem = `not served on port ${port}: ${(err as Error).message} (set EXAMPLE_PAGE_PORT)`;
+      }
+    }
+
     return {
       functionsUrl: `${functions.url}/functions/v1`,
       databaseUrl,
@@ -156,6 +183,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       crmSandbox,
       stripeDouble,
       functions,
+      examplePageUrl,
+      examplePageProblem,
       sweepNow,
       stop: stopAll,
     };

@@ -1,0 +1,189 @@
+/**
+ * The deploy env file (e.g. `supabase/.env.production`, git-ignored): the
+ * function secrets `supabase secrets set --env-file` sends to the project, plus
+ * SUPABASE_SERVICE_ROLE_KEY, which the CLI does not send as a secret (Supabase
+ * sets every SUPABASE_* variable itself) and which deploy copies into Vault for
+ * the crm-dispatch schedule. Checked here before anything is sent, so a
+ * placeholder, a local-only value or a typo never reaches production.
+ * Messages name variables, never their values.
+ */
+import { ConfigError, loadConfig } from "../../src/config.ts";
+import { parseRetrySchedule } from "../../src/outbox/retry-schedule.ts";
+
+/** Secrets the functions read (README "Configuration"); each line must be in the file. */
+export const FUNCTION_SECRETS = [
+  "MONELEC_API_URL",
+  "MONELEC_API_KEY",
+  "STRIPE_SECRET_KEY",
+  "STRIPE_WEBHOOK_SECRET",
+  "SITE_URL",
+  "ALLOWED_ORIGINS",
+  "CRM_TIMEOUT_MS",
+  "CRM_RETRY_SCHEDULE",
+] as const;
+
+/** Function secrets that may be added; they have sensible defaults. */
+export const OPTIONAL_FUNCTION_SECRETS = ["RATE_LIMIT_PER_MINUTE", "DB_POOL_MAX"] as const;
+
+/** Must hold a value: the functions cannot work without them in production. */
+const REQUIRED_VALUES = new Set(["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SITE_URL"]);
+
+/** Deploy-only: goes to Vault (crm_dispatch_service_role_key), never to `secrets set`. */
+export const SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY";
+
+/** Local-stack variables that must not reach production. */
+const LOCAL_ONLY: Record<string, string> = {
+  STRIPE_API_URL: "points the Stripe SDK at a local double; production talks to Stripe itself",
+  DATABASE_URL: "Supabase gives the functions SUPABASE_DB_URL; DATABASE_URL would override it",
+  CRM_SWEEP_INTERVAL_MS: "only the local stack's timer reads it; on Supabase pg_cron runs crm-dispatch every minute",
+};
+
+export interface EnvFile {
+  /** Values in file order; a later line for the same name wins, as in the CLI. */
+  values: Map<string, string>;
+  /** Lines that are not `NAME=value`, comments or blank. */
+  syntaxErrors: string[];
+}
+
+/** The dotenv subset the Supabase CLI reads: `NAME=value`, optional `export `, quotes, `#` comments. */
+export function parseEnvFile(text: string): EnvFile {
+  const values = new Map<string, string>();
+  const syntaxErrors: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) {
+      syntaxErrors.push(`line ${i + 1} is not NAME=value`);
+      return;
+    }
+    const [, name, rest] = m;
+    let value: string;
+    if (rest.startsWith('"')) {
+      const end = rest.indexOf('"', 1);
+      value = (end === -1 ? rest.slice(1) : rest.slice(1, end)).replace(/\\n/g, "\n");
+      if (end === -1) syntaxErrors.push(`line ${i + 1}: ${name} has an unclosed quote`);
+    } else if (rest.startsWith("'")) {
+      const end = rest.indexOf("'", 1);
+      value = end === -1 ? rest.slice(1) : rest.slice(1, end);
+      if (end === -1) syntaxErrors.push(`line ${i + 1}: ${name} has an unclosed quote`);
+    } else {
+      value = rest.replace(/\s+#.*$/, "").trim();
+    }
+    values.set(name, value);
+  });
+  return { values, syntaxErrors };
+}
+
+export interface EnvCheck {
+  errors: string[];
+  warnings: string[];
+  /** The service-role key for Vault, when the file has one. */
+  serviceRoleKey: string | undefined;
+}
+
+const PLACEHOLDER = /<[^>]*>|\bchange[-_ ]?me\b|\breplace[-_ ]?me\b|\byour[-_ ]|xxxxxx|\.\.\./i;
+
+const isHttpUrl = (v: string, httpsOnly: boolean) => {
+  try {
+    const u = new URL(v);
+    return httpsOnly ? u.protocol === "https:" : u.protocol === "https:" || u.protocol === "http:";
+  } catch {
+    return false;
+  }
+};
+
+/** Everything wrong with the file (refuse to deploy), and what merely deserves a look. */
+export function checkEnvFile(file: EnvFile, fileLabel: string): EnvCheck {
+  const errors = [...file.syntaxErrors.map((e) => `${fileLabel}: ${e}`)];
+  const warnings: string[] = [];
+  const v = file.values;
+  const get = (name: string) => v.get(name) ?? "";
+
+  const missing = FUNCTION_SECRETS.filter((name) => !v.has(name));
+  if (missing.length > 0) {
+    errors.push(`${fileLabel} has no line for ${missing.join(", ")} (copy every line of supabase/.env.example; an empty value means "use the default").`);
+  }
+  for (const name of REQUIRED_VALUES) {
+    if (v.has(name) && get(name) === "") errors.push(`${name} is empty: the functions need it in production.`);
+  }
+  for (const [name, value] of v) {
+    if (PLACEHOLDER.test(value)) errors.push(`${name} still holds the example's placeholder: put the real value in ${fileLabel}.`);
+  }
+
+  for (const name of v.keys()) {
+    if (name in LOCAL_ONLY) errors.push(`${name} must not be set in production: it ${LOCAL_ONLY[name]}.`);
+    else if (name.startsWith("SUPABASE_") && name !== SERVICE_ROLE_KEY) {
+      errors.push(`${name}: Supabase sets the SUPABASE_* variables itself (the CLI would skip it); remove the line.`);
+    } else if (
+      name !== SERVICE_ROLE_KEY &&
+      !(FUNCTION_SECRETS as readonly string[]).includes(name) &&
+      !(OPTIONAL_FUNCTION_SECRETS as readonly string[]).includes(name)
+    ) {
+      warnings.push(`${name} is not a variable the functions read (a typo?); it will be set as a secret anyway.`);
+    }
+  }
+
+  const stripeKey = get("STRIPE_SECRET_KEY");
+  if (stripeKey && !PLACEHOLDER.test(stripeKey)) {
+    if (!/^(sk|rk)_(live|test)_/.test(stripeKey)) errors.push("STRIPE_SECRET_KEY does not look like a Stripe secret key (sk_live_…, sk_test_… or rk_…).");
+    else if (/^(sk|rk)_test_/.test(stripeKey)) warnings.push("STRIPE_SECRET_KEY is a test-mode key: no real payment will be taken.");
+  }
+  const whsec = get("STRIPE_WEBHOOK_SECRET");
+  if (whsec && !PLACEHOLDER.test(whsec) && !whsec.startsWith("whsec_")) {
+    errors.push("STRIPE_WEBHOOK_SECRET does not look like a webhook signing secret (whsec_…).");
+  }
+  const site = get("SITE_URL");
+  if (site && !PLACEHOLDER.test(site) && !isHttpUrl(site, true)) errors.push("SITE_URL must be the site's https:// address.");
+  const crmUrl = get("MONELEC_API_URL");
+  if (crmUrl && !PLACEHOLDER.test(crmUrl) && !isHttpUrl(crmUrl, true)) errors.push("MONELEC_API_URL must be an https:// URL (or empty for the default).");
+  if (v.has("MONELEC_API_KEY") && get("MONELEC_API_KEY") === "") {
+    warnings.push("MONELEC_API_KEY is empty: the CRM bridge will be off (events kept as skipped; `npm run crm -- backfill` sends them later).");
+  }
+  for (const origin of get("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean)) {
+    if (PLACEHOLDER.test(origin)) continue;
+    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      errors.push(`ALLOWED_ORIGINS: "${origin}" is not an origin (scheme://host[:port], no path).`);
+    } else if (/localhost|127\.0\.0\.1|\[::1\]/.test(origin)) {
+      warnings.push(`ALLOWED_ORIGINS lets ${origin} call the production functions.`);
+    } else if (origin === "*") {
+      warnings.push("ALLOWED_ORIGINS is *: any website may call the functions.");
+    }
+  }
+
+  // The functions' own validation (numbers, retry schedule…), with a stand-in database.
+  let configProblem = "";
+  try {
+    loadConfig({ ...Object.fromEntries(v), DATABASE_URL: "postgres://deploy-check" });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    configProblem = err.message;
+    errors.push(err.message);
+  }
+  // loadConfig stops at the first kind of problem: the schedule is checked on its own too.
+  if (get("CRM_RETRY_SCHEDULE") && !configProblem.includes("CRM_RETRY_SCHEDULE")) {
+    try {
+      parseRetrySchedule(get("CRM_RETRY_SCHEDULE"));
+    } catch (err) {
+      errors.push(`CRM_RETRY_SCHEDULE ${(err as Error).message}`);
+    }
+  }
+
+  const key = get(SERVICE_ROLE_KEY);
+  let serviceRoleKey: string | undefined;
+  if (!key) {
+    warnings.push(
+      `${SERVICE_ROLE_KEY} is not in ${fileLabel}: Vault will not get crm_dispatch_service_role_key, and the ` +
+        "every-minute crm-dispatch sweep stays idle until it is set (README, \"Deploy to Supabase\").",
+    );
+  } else if (!PLACEHOLDER.test(key)) {
+    // crm-dispatch compares the bearer with the SUPABASE_SERVICE_ROLE_KEY Supabase gives it: the
+    // legacy service_role JWT (Project Settings → API keys → Legacy), not an sb_secret_… key.
+    if (!/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/.test(key)) {
+      errors.push(`${SERVICE_ROLE_KEY} must be the project's legacy service_role key (a JWT, eyJ…), the value functions see.`);
+    } else {
+      serviceRoleKey = key;
+    }
+  }
+  return { errors, warnings, serviceRoleKey };
+}

@@ -1,0 +1,117 @@
+/**
+ * The website's typed client for the four browser-facing functions, on top of
+ * supabase-js `functions.invoke` (which sends the anon key the gateway wants).
+ *
+ *   import { createClient } from "@supabase/supabase-js";
+ *   import { createRaccordementClient } from "raccordement-backend/client";
+ *
+ *   const api = createRaccordementClient(createClient(SUPABASE_URL, SUPABASE_ANON_KEY));
+ *   const res = await api.formStart({ email, phone, connection_type: "definitif" });
+ *   if (res.ok) leadId = res.data.lead_id;
+ *   else if (res.error.fields) showFieldErrors(res.error.fields); // {"email": "must be a valid email address"}
+ *
+ * Never throws for an HTTP or network failure: every call resolves to
+ * `{ ok: true, data }` or `{ ok: false, error: { status, code, message, fields? } }`.
+ * Inputs and outputs are typed from the functions' own zod schemas (./types.ts).
+ */
+import type { SupabaseClient } from "@supabase/supabase-js";
+import { toClientError } from "./errors.ts";
+import type {
+  ContactCallbackInput,
+  ContactCallbackOutput,
+  CreatePaymentIntentInput,
+  CreatePaymentIntentOutput,
+  FormStartInput,
+  FormStartOutput,
+  FormSubmitInput,
+  FormSubmitOutput,
+  Result,
+} from "./types.ts";
+
+export type * from "./types.ts";
+export { errorFromResponse, toClientError } from "./errors.ts";
+
+/** Anything with supabase-js's `functions` (a `SupabaseClient` of any database type). */
+export type RaccordementSupabase = Pick<SupabaseClient, "functions">;
+
+export interface ClientOptions {
+  /** Per-call time limit in ms (default 15000); a timeout is a `network_error`. */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface RaccordementClient {
+  /** Step 1: captures the lead. Send the returned `lead_id` back to update the same lead. */
+  formStart(input: FormStartInput, opts?: CallOptions): Promise<Result<FormStartOutput>>;
+  /** Final step: the complete request (customer upserted by email). */
+  formSubmit(input: FormSubmitInput, opts?: CallOptions): Promise<Result<FormSubmitOutput>>;
+  /** "Call me back". */
+  contactCallback(input: ContactCallbackInput, opts?: CallOptions): Promise<Result<ContactCallbackOutput>>;
+  /** Starts paying for a request: the amount is the server's; confirm `client_secret` with Stripe.js. */
+  createPaymentIntent(input: CreatePaymentIntentInput, opts?: CallOptions): Promise<Result<CreatePaymentIntentOutput>>;
+}
+
+export const FUNCTION_NAMES = {
+  formStart: "form-start",
+  formSubmit: "form-submit",
+  contactCallback: "contact-callback",
+  createPaymentIntent: "create-payment-intent",
+} as const;
+
+/** The keys (and their primitive types) each answer must have: a light check, no zod in the browser. */
+type Shape<T> = { [K in keyof T]-?: "string" | "number" };
+const shape = <T>(s: Shape<T>): Record<string, "string" | "number"> => s;
+const EXPECTED: { [K in keyof RaccordementClient]: Record<string, "string" | "number"> } = {
+  formStart: shape<FormStartOutput>({ lead_id: "string" }),
+  formSubmit: shape<FormSubmitOutput>({ request_id: "string", customer_id: "string" }),
+  contactCallback: shape<ContactCallbackOutput>({ callback_id: "string" }),
+  createPaymentIntent: shape<CreatePaymentIntentOutput>({
+    client_secret: "string",
+    payment_intent_id: "string",
+    amount: "number",
+    currency: "string",
+  }),
+};
+
+export function createRaccordementClient(supabase: RaccordementSupabase, options: ClientOptions = {}): RaccordementClient {
+  const timeout = options.timeoutMs ?? 15_000;
+
+  async function call<T>(method: keyof RaccordementClient, body: object, opts: CallOptions = {}): Promise<Result<T>> {
+    let data: unknown;
+    let error: unknown;
+    let response: Response | undefined;
+    try {
+      ({ data, error, response } = await supabase.functions.invoke(FUNCTION_NAMES[method], {
+        body: body as Record<string, unknown>,
+        timeout,
+        signal: opts.signal,
+      }));
+    } catch (thrown) {
+      error = thrown;
+    }
+    if (error) return { ok: false, error: await toClientError(error, response) };
+    const record = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : undefined;
+    const wrong = Object.entries(EXPECTED[method]).filter(([key, type]) => typeof record?.[key] !== type);
+    if (!record || wrong.length > 0) {
+      return {
+        ok: false,
+        error: {
+          status: response?.status ?? 200,
+          code: "unexpected_response",
+          message: `${FUNCTION_NAMES[method]} answered without ${wrong.map(([k]) => k).join(", ") || "a JSON object"}.`,
+        },
+      };
+    }
+    return { ok: true, data: record as T };
+  }
+
+  return {
+    formStart: (input, opts) => call<FormStartOutput>("formStart", input, opts),
+    formSubmit: (input, opts) => call<FormSubmitOutput>("formSubmit", input, opts),
+    contactCallback: (input, opts) => call<ContactCallbackOutput>("contactCallback", input, opts),
+    createPaymentIntent: (input, opts) => call<CreatePaymentIntentOutput>("createPaymentIntent", input, opts),
+  };
+}
