@@ -9,7 +9,7 @@ import { createSql, type Pool } from "./db/sql.ts";
 import { HttpError } from "./http/http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { deliverNow, type DeliveryContext } from "./outbox/deliver.ts";
-import type { EventState } from "./outbox/types.ts";
+import type { EventState, FirstLease, NewCrmEvent } from "./outbox/types.ts";
 import { runInBackground } from "./runtime/background.ts";
 import { createStripe, type Stripe } from "./stripe/stripe-client.ts";
 
@@ -24,8 +24,10 @@ export interface AppDeps {
     /** State a new event is written in: `pending`, or `skipped` when the bridge is off. */
     newEventState: EventState;
     delivery(origin: string): DeliveryContext;
+    /** A first lease for an event of a brand-new aggregate, or undefined when the bridge is off. */
+    firstLease(): FirstLease | undefined;
     /** Hands the committed event to the background for immediate delivery. */
-    afterCommit(origin: string, eventId: string): void;
+    afterCommit(origin: string, event: NewCrmEvent, lease?: FirstLease): void;
   };
 }
 
@@ -69,8 +71,11 @@ export function createAppDeps(config: Config, overrides: AppDepsOverrides = {}):
     outbox: {
       newEventState: destination.enabled ? "pending" : "skipped",
       delivery,
-      afterCommit(origin, eventId) {
-        if (destination.enabled) runInBackground(deliverNow(delivery(origin), eventId));
+      firstLease() {
+        return destination.enabled ? { claimToken: crypto.randomUUID(), leaseMs: config.crm.leaseMs } : undefined;
+      },
+      afterCommit(origin, event, lease) {
+        if (destination.enabled) runInBackground(deliverNow(delivery(origin), event, lease));
       },
     },
   };

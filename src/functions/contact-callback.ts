@@ -28,13 +28,14 @@ export function contactCallback(deps: AppDeps) {
         aggregateId: callback.id,
         body: callbackBody(callback),
       };
+      const lease = deps.outbox.firstLease(); // a new callback: nothing earlier to wait for
       const [gate] = await sql<{ allowed: boolean; retry_after: number }[]>`
         with ${rateLimitGate(sql, { key: `contact-callback:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
         callback as (${insertWhere(sql, "callbacks", callback, sql`(select allowed from gate)`)} returning id),
-        event as (${insertEvent(sql, event, deps.outbox.newEventState, "callback")})
+        event as (${insertEvent(sql, event, deps.outbox.newEventState, "callback", lease)})
         select allowed, retry_after from gate`;
       assertAllowed(gate);
-      deps.outbox.afterCommit("contact-callback", event.id);
+      deps.outbox.afterCommit("contact-callback", event, lease);
       return { callback_id: callback.id };
     },
   });

@@ -73,7 +73,7 @@ export function createPaymentIntent(deps: AppDeps) {
         )
       );
 
-      const eventId = await sql.begin(async (tx) => {
+      const event = await sql.begin(async (tx) => {
         const snapshot = await loadRequestSnapshot(tx, request_id, { lock: true });
         if (!snapshot) throw new HttpError(404, "request_not_found", `No request has id ${request_id}.`);
         if (isSettled(snapshot.payment_status)) {
@@ -95,9 +95,9 @@ export function createPaymentIntent(deps: AppDeps) {
           }),
         };
         await insertEvent(tx, event, deps.outbox.newEventState);
-        return event.id;
+        return event;
       });
-      deps.outbox.afterCommit("create-payment-intent", eventId);
+      deps.outbox.afterCommit("create-payment-intent", event);
       return {
         client_secret: intent.client_secret,
         payment_intent_id: intent.id,

@@ -27,6 +27,9 @@ export function formStart(deps: AppDeps) {
         aggregateId: lead.id,
         body: leadBody(lead),
       };
+      // A new lead has no earlier event: its writer owns the first attempt. An
+      // update (lead_id sent back) may have one in flight: claim after commit.
+      const lease = lead_id ? undefined : deps.outbox.firstLease();
       const columns = Object.keys(FormStartInput.shape).filter((c) => c !== "lead_id");
       const row = Object.fromEntries(columns.map((c) => [c, fields[c as keyof typeof fields] ?? null]));
       const [gate] = await sql<{ allowed: boolean; retry_after: number }[]>`
@@ -35,10 +38,10 @@ export function formStart(deps: AppDeps) {
           ${insertWhere(sql, "leads", { id: lead.id, ...row }, sql`(select allowed from gate)`)}
           on conflict (id) do update set ${sql(row)}, updated_at = now()
           returning id
-        ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "lead")})
+        ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "lead", lease)})
         select allowed, retry_after from gate`;
       assertAllowed(gate);
-      deps.outbox.afterCommit("form-start", event.id);
+      deps.outbox.afterCommit("form-start", event, lease);
       return { lead_id: lead.id };
     },
   });

@@ -44,6 +44,7 @@ export function formSubmit(deps: AppDeps) {
         aggregateId: request.id,
         body: requestBody({ ...customer, ...request, status: "submitted", payment_status: "pending", payment: null }),
       };
+      const lease = deps.outbox.firstLease(); // a new request: nothing earlier to wait for
       const { email: _email, ...customerUpdate } = customer;
       const [row] = await sql<{ allowed: boolean; retry_after: number; id: string; customer_id: string }[]>`
         with ${rateLimitGate(sql, { key: `form-submit:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
@@ -60,11 +61,11 @@ export function formSubmit(deps: AppDeps) {
                  'submitted', 'pending'
           from customer
           returning id, customer_id
-        ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "request")})
+        ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "request", lease)})
         select gate.allowed, gate.retry_after, request.id, request.customer_id
         from gate left join request on true`;
       assertAllowed(row);
-      deps.outbox.afterCommit("form-submit", event.id);
+      deps.outbox.afterCommit("form-submit", event, lease);
       return { request_id: row.id, customer_id: row.customer_id };
     },
   });

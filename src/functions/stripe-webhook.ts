@@ -15,7 +15,7 @@ import { readRawBody } from "../http/read-json-body.ts";
 import { jsonResponse, toErrorResponse } from "../http/responses.ts";
 import type { Logger } from "../log.ts";
 import { insertEvent } from "../outbox/enqueue.ts";
-import type { EventState } from "../outbox/types.ts";
+import type { EventState, NewCrmEvent } from "../outbox/types.ts";
 import { applyStatus } from "../stripe/payment-status.ts";
 import { type Stripe, verifyStripeEvent } from "../stripe/stripe-client.ts";
 import type { PaymentStatus } from "../validation/enums.ts";
@@ -106,7 +106,7 @@ export function stripeWebhook(deps: AppDeps): Handler {
         throw new HttpError(400, "malformed_event", "The event lacks an id, a type or data.object.");
       }
       const result = await applyStripeEvent(deps.sql, event, deps.outbox.newEventState, log);
-      if (result.eventId) deps.outbox.afterCommit("stripe-webhook", result.eventId);
+      if (result.event) deps.outbox.afterCommit("stripe-webhook", result.event);
       return jsonResponse({ received: true, ...(result.note ? { note: result.note } : {}) });
     } catch (err) {
       return toErrorResponse(err, log);
@@ -116,7 +116,7 @@ export function stripeWebhook(deps: AppDeps): Handler {
 
 interface ApplyResult {
   /** The CRM event written, when the request's payment status changed. */
-  eventId?: string;
+  event?: NewCrmEvent;
   note?: "duplicate" | "ignored" | "unknown_payment" | "unchanged";
 }
 
@@ -179,6 +179,6 @@ async function applyStripeEvent(
       }),
     };
     await insertEvent(tx, crmEvent, eventState);
-    return { eventId: crmEvent.id };
+    return { event: crmEvent };
   });
 }

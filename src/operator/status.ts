@@ -17,9 +17,9 @@ export async function outboxStatus(sql: Sql): Promise<OutboxStatus> {
       count(*) filter (where state = 'delivered')::int as delivered,
       count(*) filter (where state = 'dead')::int as dead,
       count(*) filter (where state = 'skipped')::int as skipped,
-      (select count(*)::int from crm_events e where e.state = 'pending' and exists (
-         select 1 from crm_events p where p.aggregate_id = e.aggregate_id and p.seq < e.seq
-           and p.state in ('pending', 'dead'))) as blocked,
+      (select count(*)::int from crm_events e where e.state = 'pending' and e.seq <> (
+         select head.seq from crm_events head where head.aggregate_id = e.aggregate_id
+           and head.state in ('pending', 'dead') order by head.seq limit 1)) as blocked,
       extract(epoch from now() - min(created_at) filter (where state = 'pending'))::float8 as oldest,
       max(delivered_at) as last
     from crm_events`;

@@ -1,7 +1,8 @@
 /**
  * One delivery attempt of a claimed event, and the immediate path used right
- * after a function commits: claim that event, send it, and while the CRM
- * keeps accepting, send the next events of the same aggregate too.
+ * after a function commits: send the event (claiming it first unless it was
+ * written with its first lease), and while the CRM keeps accepting, send the
+ * next events of the same aggregate too.
  */
 import type { Sql } from "../db/sql.ts";
 import { classifyNetworkError, classifyResponse } from "../crm/classify-response.ts";
@@ -11,7 +12,7 @@ import { claimDue } from "./claim.ts";
 import { completeEvent } from "./complete.ts";
 import { failEvent } from "./fail.ts";
 import { nextRetryDelay } from "./retry-schedule.ts";
-import type { ClaimedEvent } from "./types.ts";
+import type { ClaimedEvent, FirstLease, NewCrmEvent } from "./types.ts";
 
 export interface DeliveryContext {
   sql: Sql;
@@ -27,14 +28,23 @@ export interface DeliveryContext {
 
 export type AttemptResult = "delivered" | "retry" | "dead" | "lease_lost";
 
-export async function attemptDelivery(ctx: DeliveryContext, event: ClaimedEvent): Promise<AttemptResult> {
+export interface Attempt {
+  result: AttemptResult;
+  /** Delivered, and a later event of the same aggregate is waiting. */
+  nextInAggregate: boolean;
+}
+
+export async function attemptDelivery(ctx: DeliveryContext, event: ClaimedEvent): Promise<Attempt> {
   const started = performance.now();
   const outcome = await send(ctx, event);
   const durationMs = Math.round(performance.now() - started);
   let result: AttemptResult;
+  let nextInAggregate = false;
   let retryInMs: number | null = null;
   if (outcome.kind === "delivered") {
-    result = (await completeEvent(ctx.sql, event, outcome.httpStatus)) ? "delivered" : "lease_lost";
+    const completion = await completeEvent(ctx.sql, event, outcome.httpStatus);
+    result = completion.completed ? "delivered" : "lease_lost";
+    nextInAggregate = completion.completed && completion.nextInAggregate;
   } else {
     retryInMs = outcome.kind === "retry"
       ? nextRetryDelay(ctx.retryScheduleMs, event.attempts, outcome.retryAfterMs)
@@ -55,7 +65,7 @@ export async function attemptDelivery(ctx: DeliveryContext, event: ClaimedEvent)
   };
   if (result === "delivered") ctx.log.info("crm delivery", line);
   else ctx.log.warn("crm delivery", line);
-  return result;
+  return { result, nextInAggregate };
 }
 
 async function send(ctx: DeliveryContext, event: ClaimedEvent): Promise<AttemptOutcome> {
@@ -71,19 +81,27 @@ async function send(ctx: DeliveryContext, event: ClaimedEvent): Promise<AttemptO
 /** How many further events of one aggregate the immediate path may send in a row. */
 const CHAIN_LIMIT = 20;
 
-/** The immediate path. Never throws: whatever is left is the sweeper's. */
-export async function deliverNow(ctx: DeliveryContext, eventId: string): Promise<void> {
+/**
+ * The immediate path, after the function's commit. `lease`: the event was
+ * written with its first lease (see FirstLease), so it is sent without a claim;
+ * otherwise it is claimed first, which also checks it is its aggregate's head.
+ * Never throws: whatever is left is the sweeper's.
+ */
+export async function deliverNow(ctx: DeliveryContext, event: NewCrmEvent, lease?: FirstLease): Promise<void> {
   if (!ctx.destination.enabled) return;
   try {
-    let [event] = await claimDue(ctx.sql, { limit: 1, leaseMs: ctx.leaseMs, eventId });
-    for (let sent = 0; event && sent < CHAIN_LIMIT; sent++) {
-      if ((await attemptDelivery(ctx, event)) !== "delivered") return;
-      [event] = await claimDue(ctx.sql, { limit: 1, leaseMs: ctx.leaseMs, aggregateId: event.aggregateId });
+    let next: ClaimedEvent | undefined = lease
+      ? { ...event, destination: ctx.destination.name, attempts: 1, claimToken: lease.claimToken }
+      : (await claimDue(ctx.sql, { limit: 1, leaseMs: ctx.leaseMs, eventId: event.id }))[0];
+    for (let sent = 0; next && sent < CHAIN_LIMIT; sent++) {
+      const attempt = await attemptDelivery(ctx, next);
+      if (!attempt.nextInAggregate) return;
+      [next] = await claimDue(ctx.sql, { limit: 1, leaseMs: ctx.leaseMs, aggregateId: next.aggregateId });
     }
   } catch (err) {
     ctx.log.error("crm immediate delivery failed; the sweeper will retry", {
       function: ctx.origin,
-      event_id: eventId,
+      event_id: event.id,
       error: (err as Error).message,
     });
   }

@@ -6,15 +6,18 @@
  * aggregate are numbered in commit order.
  */
 import type { Sql } from "../db/sql.ts";
-import type { EventState, NewCrmEvent } from "./types.ts";
+import type { EventState, FirstLease, NewCrmEvent } from "./types.ts";
 
-export function insertEvent(sql: Sql, event: NewCrmEvent, state: EventState, fromCte?: string) {
+/** `lease`: only for an event of a brand-new aggregate, and only when it is `pending`. */
+export function insertEvent(sql: Sql, event: NewCrmEvent, state: EventState, fromCte?: string, lease?: FirstLease) {
+  const leased = lease && state === "pending" ? lease : undefined;
   const values = sql`
     ${event.id}::uuid, ${event.endpoint}, ${event.aggregateType}, ${event.aggregateId}::uuid,
-    ${sql.json(event.body as never)}, ${state}`;
+    ${sql.json(event.body as never)}, ${state}, ${leased ? 1 : 0},
+    ${leased ? sql`now() + ${leased.leaseMs} * interval '1 millisecond'` : sql`null`},
+    ${leased?.claimToken ?? null}::uuid`;
+  const columns = sql`(id, endpoint, aggregate_type, aggregate_id, body, state, attempts, locked_until, claim_token)`;
   return fromCte
-    ? sql`insert into crm_events (id, endpoint, aggregate_type, aggregate_id, body, state)
-          select ${values} from ${sql(fromCte)} limit 1 returning id`
-    : sql`insert into crm_events (id, endpoint, aggregate_type, aggregate_id, body, state)
-          values (${values}) returning id`;
+    ? sql`insert into crm_events ${columns} select ${values} from ${sql(fromCte)} limit 1 returning id`
+    : sql`insert into crm_events ${columns} values (${values}) returning id`;
 }

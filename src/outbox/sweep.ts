@@ -30,7 +30,7 @@ export async function sweep(ctx: DeliveryContext, opts: SweepOptions = {}): Prom
     const worker = async () => {
       while (next < batch.length) {
         const event = batch[next++];
-        report[await attemptDelivery(ctx, event)]++;
+        report[(await attemptDelivery(ctx, event)).result]++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, worker));

@@ -11,6 +11,17 @@ export interface NewCrmEvent {
   body: Record<string, unknown>;
 }
 
+/**
+ * The first lease of an event, taken when it is written: the function that
+ * writes an event for a brand-new lead, callback or request (nothing earlier
+ * can exist for it) owns its first attempt without a separate claim. If that
+ * function dies, the sweeper takes the event once the lease runs out.
+ */
+export interface FirstLease {
+  claimToken: string;
+  leaseMs: number;
+}
+
 /** An event a deliverer holds a lease on. `claimToken` proves the lease is still its own. */
 export interface ClaimedEvent {
   id: string;

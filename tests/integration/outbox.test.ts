@@ -12,6 +12,7 @@ import { claimDue } from "../../src/outbox/claim.ts";
 import { deliverNow, type DeliveryContext } from "../../src/outbox/deliver.ts";
 import { insertEvent } from "../../src/outbox/enqueue.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
+import type { NewCrmEvent } from "../../src/outbox/types.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
 const KEY = "outbox-test-key";
@@ -46,8 +47,8 @@ function context(sql: Pool = db.sql, overrides: Partial<DeliveryContext> = {}): 
 }
 
 /** Queues `n` lead events, `perAggregate` of them on each aggregate. */
-async function queue(n: number, perAggregate = 1): Promise<{ id: string; aggregateId: string }[]> {
-  const events = [];
+async function queue(n: number, perAggregate = 1): Promise<NewCrmEvent[]> {
+  const events: NewCrmEvent[] = [];
   let aggregateId = crypto.randomUUID();
   for (let i = 0; i < n; i++) {
     if (i % perAggregate === 0) aggregateId = crypto.randomUUID();
@@ -59,7 +60,7 @@ async function queue(n: number, perAggregate = 1): Promise<{ id: string; aggrega
       body: leadBody({ id: aggregateId, email: `n${i}@example.fr`, firstname: `v${i}` }),
     };
     await insertEvent(db.sql, event, "pending");
-    events.push({ id: event.id, aggregateId });
+    events.push(event);
   }
   return events;
 }
@@ -102,7 +103,7 @@ describe("ordering", () => {
   it("a later event of an aggregate never overtakes an earlier undelivered one", async () => {
     const [first, second, third] = await queue(3, 3);
     crm.setFaults({ mode: "error", status: 503, times: 1 });
-    await deliverNow(context(), first.id); // fails, will retry in ~50 ms
+    await deliverNow(context(), first); // fails, will retry in ~50 ms
     expect(await claimDue(db.sql, { limit: 10, leaseMs: 1_000, eventId: second.id })).toEqual([]);
     expect(crm.accepted()).toHaveLength(0);
     await new Promise((r) => setTimeout(r, 100));
@@ -128,7 +129,7 @@ describe("ordering", () => {
 
   it("the immediate path sends the aggregate's next events when the CRM accepts", async () => {
     const [first, second] = await queue(2, 2);
-    await deliverNow(context(), first.id);
+    await deliverNow(context(), first);
     expect(crm.accepted().map((c) => c.idempotencyKey)).toEqual([first.id, second.id]);
   });
 });
@@ -137,7 +138,7 @@ describe("retries", () => {
   it("retries 5xx, timeouts and network errors on the schedule, then delivers", async () => {
     const [event] = await queue(1);
     crm.setFaults({ mode: "down", times: 1 });
-    await deliverNow(context(), event.id);
+    await deliverNow(context(), event);
     let [row] = await db.sql`select state, attempts, last_status, last_error from crm_events`;
     expect(row).toMatchObject({ state: "pending", attempts: 1, last_status: null, last_error: expect.stringMatching(/network/) });
     crm.setFaults({ mode: "slow", delayMs: 500, times: 1 });
@@ -197,7 +198,7 @@ describe("retries", () => {
   it("logs one JSON line per attempt, without the key or personal data", async () => {
     logs.length = 0;
     const [event] = await queue(1);
-    await deliverNow(context(), event.id);
+    await deliverNow(context(), event);
     const lines = logs.map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
@@ -206,5 +207,50 @@ describe("retries", () => {
     });
     expect(logs.join("\n")).not.toContain(KEY);
     expect(logs.join("\n")).not.toContain("n0@example.fr");
+  });
+});
+
+describe("first lease (an event written for a brand-new aggregate)", () => {
+  async function queueLeased(leaseMs: number) {
+    const aggregateId = crypto.randomUUID();
+    const event = {
+      id: crypto.randomUUID(),
+      endpoint: "/leads" as const,
+      aggregateType: "lead" as const,
+      aggregateId,
+      body: leadBody({ id: aggregateId, email: "leased@example.fr" }),
+    };
+    const lease = { claimToken: crypto.randomUUID(), leaseMs };
+    await insertEvent(db.sql, event, "pending", undefined, lease);
+    return { event, lease };
+  }
+
+  it("is delivered by its writer without a claim, and is invisible to the sweeper meanwhile", async () => {
+    const { event, lease } = await queueLeased(5_000);
+    expect(await claimDue(db.sql, { limit: 10, leaseMs: 1_000 })).toEqual([]);
+    await deliverNow(context(), event, lease);
+    const [row] = await db.sql`select state, attempts from crm_events where id = ${event.id}`;
+    expect(row).toEqual({ state: "delivered", attempts: 1 });
+    expect(crm.accepted().map((c) => c.idempotencyKey)).toEqual([event.id]);
+  });
+
+  it("is taken over by the sweeper when its writer dies before sending it", async () => {
+    const { event } = await queueLeased(200);
+    await sweep(context());
+    expect(crm.accepted()).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 250));
+    await sweep(context());
+    const [row] = await db.sql`select state, attempts from crm_events where id = ${event.id}`;
+    expect(row).toEqual({ state: "delivered", attempts: 2 });
+  });
+
+  it("a stale writer cannot complete an event the sweeper took over", async () => {
+    const { event, lease } = await queueLeased(100);
+    await new Promise((r) => setTimeout(r, 150));
+    await sweep(context()); // delivered by the sweeper under a new claim token
+    await deliverNow(context(), event, lease); // the late writer sends again (same Idempotency-Key)
+    const [row] = await db.sql`select state, attempts from crm_events where id = ${event.id}`;
+    expect(row).toEqual({ state: "delivered", attempts: 2 });
+    expect(crm.accepted()).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
 import { crmDispatch } from "../../../src/functions/crm-dispatch.ts";
 import { appDeps } from "../_shared/deps.ts";
 
-export default { fetch: crmDispatch(appDeps()) };
+export default { fetch: crmDispatch(appDeps("crm-dispatch")) };

@@ -1,4 +1,4 @@
 import { formSubmit } from "../../../src/functions/form-submit.ts";
 import { appDeps } from "../_shared/deps.ts";
 
-export default { fetch: formSubmit(appDeps()) };
+export default { fetch: formSubmit(appDeps("form-submit")) };
