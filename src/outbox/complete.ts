@@ -16,8 +16,11 @@ export async function completeEvent(sql: Sql, event: ClaimedEvent, httpStatus: n
         last_status = ${httpStatus}, last_error = null, updated_at = now()
     where c.id = ${event.id} and c.claim_token = ${event.claimToken}
     returning exists (
+      -- 'pending' or 'dead' matches crm_events_aggregate_idx exactly, so this is
+      -- an index probe even on stale statistics; a later dead event only costs
+      -- a claim that finds nothing.
       select 1 from crm_events n
-      where n.aggregate_id = c.aggregate_id and n.seq > c.seq and n.state = 'pending'
+      where n.aggregate_id = c.aggregate_id and n.seq > c.seq and n.state in ('pending', 'dead')
     ) as next_in_aggregate`;
   return { completed: rows.length === 1, nextInAggregate: rows[0]?.next_in_aggregate ?? false };
 }
