@@ -1,0 +1,159 @@
+/**
+ * BENCHMARK BASELINES — not the product. The two designs the integration study
+ * weighed against the outbox, served under Deno like the real functions so the
+ * comparison is fair. Same validation and HTTP shell as the product
+ * (jsonEndpoint + the zod schemas) and the same CRM bodies and request
+ * (monelec-bodies + monelecDestination), but the lead / request is written
+ * WITHOUT an outbox row, and the CRM call is either
+ *   /await/<fn>      awaited before answering (the visitor waits for the CRM), or
+ *   /waituntil/<fn>  fired without awaiting, as EdgeRuntime.waitUntil(fetch(…)):
+ *                    nothing records it, nothing retries it.
+ * GET /_stats: CRM calls in flight / sent / failed (for settling between runs).
+ *
+ *   deno run -A scripts/bench/baselines/serve.ts   (env: BASELINE_PORT, DATABASE_URL, MONELEC_API_URL, MONELEC_API_KEY, …)
+ */
+import { createAppDeps } from "../../../src/app-deps.ts";
+import { loadConfig } from "../../../src/config.ts";
+import { leadBody, requestBody } from "../../../src/crm/monelec-bodies.ts";
+import { jsonEndpoint, type Handler } from "../../../src/http/json-endpoint.ts";
+import type { ClaimedEvent, CrmEndpoint } from "../../../src/outbox/types.ts";
+import { FormStartInput, FormSubmitInput } from "../../../src/validation/schemas.ts";
+
+/** The little of Deno this file uses (typed here so that tsc, with Node types, checks it too). */
+interface DenoRuntime {
+  env: { toObject(): Record<string, string> };
+  serve(
+    opts: { hostname: string; port: number; onListen?: () => void },
+    handler: (req: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void> };
+  addSignalListener(signal: "SIGTERM" | "SIGINT", fn: () => void): void;
+  exit(code: number): never;
+  readonly ppid: number;
+}
+const runtime = (globalThis as unknown as { Deno: DenoRuntime }).Deno;
+const env = runtime.env.toObject();
+const deps = createAppDeps(loadConfig(env));
+const { sql, config } = deps;
+
+type Strategy = "await" | "waituntil";
+const stats = { inFlight: 0, sent: 0, failed: 0 };
+
+/** One CRM call, built exactly as the product builds it. */
+async function callCrm(endpoint: CrmEndpoint, aggregateId: string, body: Record<string, unknown>): Promise<void> {
+  const event: ClaimedEvent = { id: crypto.randomUUID(), destination: "monelec", endpoint, aggregateId, body, attempts: 1, claimToken: "" };
+  stats.inFlight++;
+  try {
+    const res = await fetch(deps.destination.buildRequest(event), { signal: AbortSignal.timeout(config.crm.timeoutMs) });
+    await res.arrayBuffer();
+    if (res.ok) stats.sent++;
+    else stats.failed++;
+  } catch {
+    stats.failed++;
+  } finally {
+    stats.inFlight--;
+  }
+}
+
+async function toCrm(strategy: Strategy, endpoint: CrmEndpoint, aggregateId: string, body: Record<string, unknown>) {
+  const call = callCrm(endpoint, aggregateId, body);
+  if (strategy === "await") await call; // the study's "await the CRM": a failure is swallowed, the visitor waits anyway
+  // "waituntil": not awaited; the promise lives on its own, like EdgeRuntime.waitUntil(fetch(…)).
+}
+
+function formStart(strategy: Strategy): Handler {
+  return jsonEndpoint(deps, {
+    name: `baseline-${strategy}-form-start`,
+    schema: FormStartInput,
+    async handle(input) {
+      const { lead_id, ...fields } = input;
+      const id = lead_id ?? crypto.randomUUID();
+      const columns = Object.keys(FormStartInput.shape).filter((c) => c !== "lead_id");
+      const row = Object.fromEntries(columns.map((c) => [c, fields[c as keyof typeof fields] ?? null]));
+      await sql`
+        insert into leads ${sql({ id, ...row })}
+        on conflict (id) do update set ${sql(row)}, updated_at = now()`;
+      await toCrm(strategy, "/leads", id, leadBody({ id, ...fields }));
+      return { lead_id: id };
+    },
+  });
+}
+
+function formSubmit(strategy: Strategy): Handler {
+  return jsonEndpoint(deps, {
+    name: `baseline-${strategy}-form-submit`,
+    schema: FormSubmitInput,
+    async handle({ lead_id, customer: c, request: r }) {
+      const customer = {
+        email: c.email,
+        phone: c.phone,
+        full_name: c.full_name,
+        client_type: c.client_type,
+        company_name: c.company_name ?? null,
+        siren: c.siren ?? null,
+      };
+      const request = {
+        id: crypto.randomUUID(),
+        type_raccordement: r.type_raccordement,
+        usage: r.usage ?? null,
+        address: r.address,
+        city: r.city,
+        zip_code: r.zip_code,
+        phase: r.phase ?? null,
+        power_kva: r.power_kva ?? null,
+        is_viabilise: r.is_viabilise ?? null,
+      };
+      const { email: _email, ...customerUpdate } = customer;
+      const [row] = await sql<{ id: string; customer_id: string }[]>`
+        with customer as (
+          insert into customers ${sql(customer)}
+          on conflict (email) do update set ${sql(customerUpdate)}, updated_at = now()
+          returning id
+        )
+        insert into requests (id, customer_id, lead_id, type_raccordement, usage, address, city,
+                              zip_code, phase, power_kva, is_viabilise, status, payment_status)
+        select ${request.id}::uuid, customer.id, (select id from leads where id = ${lead_id ?? null}::uuid),
+               ${request.type_raccordement}, ${request.usage}, ${request.address}, ${request.city},
+               ${request.zip_code}, ${request.phase}, ${request.power_kva}, ${request.is_viabilise},
+               'submitted', 'pending'
+        from customer
+        returning id, customer_id`;
+      const body = requestBody({ ...customer, ...request, status: "submitted", payment_status: "pending", payment: null });
+      await toCrm(strategy, "/requests", request.id, body);
+      return { request_id: row.id, customer_id: row.customer_id };
+    },
+  });
+}
+
+const routes = new Map<string, Handler>([
+  ["/await/form-start", formStart("await")],
+  ["/await/form-submit", formSubmit("await")],
+  ["/waituntil/form-start", formStart("waituntil")],
+  ["/waituntil/form-submit", formSubmit("waituntil")],
+]);
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const anonKey = env.SUPABASE_ANON_KEY;
+
+const port = Number(env.BASELINE_PORT ?? "0");
+const server = runtime.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req, info) => {
+  const path = new URL(req.url).pathname;
+  if (path === "/health" || path === "/_stats") return json(stats);
+  const handler = routes.get(path);
+  if (!handler) return json({ error: { code: "not_found" } }, 404);
+  // The same gateway work the product's local router does: key check, x-forwarded-for.
+  const bearer = req.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
+  if (anonKey && bearer !== anonKey) return json({ error: { code: "unauthorized" } }, 401);
+  const headers = new Headers(req.headers);
+  headers.set("x-forwarded-for", info.remoteAddr.hostname);
+  return await handler(new Request(req.url, { method: req.method, headers, body: req.body }));
+});
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  runtime.addSignalListener(signal, () => void server.shutdown().finally(() => runtime.exit(0)));
+}
+// Never outlive the benchmark.
+const parent = runtime.ppid;
+setInterval(() => {
+  if (runtime.ppid !== parent) runtime.exit(0);
+}, 500);
