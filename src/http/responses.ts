@@ -26,10 +26,18 @@ export function toErrorResponse(err: unknown, log: Logger): Response {
   return jsonResponse({ error: { code: "internal_error", message: "Something went wrong on our side." } }, 500);
 }
 
+// Socket-level failures (the database restarting, a dropped connection) and
+// postgres.js's connection errors: the client may retry, so 503, not 500.
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH",
+  "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED",
+  "53300", // too_many_connections
+]);
+
 function isDatabaseUnavailable(err: unknown): boolean {
-  const code = (err as { code?: string })?.code ?? "";
-  return ["ECONNREFUSED", "ECONNRESET", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "57P01", "57P03", "53300"]
-    .includes(code);
+  const code = String((err as { code?: unknown })?.code ?? "");
+  // Class 08 (connection exception) and 57P0x (admin/crash shutdown, cannot connect now).
+  return UNAVAILABLE_CODES.has(code) || code.startsWith("08") || /^57P0\d$/.test(code);
 }
 
 function describe(err: unknown): string {
