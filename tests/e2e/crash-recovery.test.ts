@@ -14,7 +14,7 @@ import { LOCAL_ANON_KEY } from "../../scripts/local/dev-keys.ts";
 import { startCrmSandbox, type CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
 import { validLead, validSubmit } from "../helpers/fixtures.ts";
 import { freePort } from "../helpers/free-port.ts";
-import { spawnStack, type StackProcess } from "../helpers/stack-process.ts";
+import { spawnStack, type StackProcess } from "../../scripts/lib/stack-process.ts";
 import { eventually } from "../helpers/test-stack.ts";
 
 const KEY = "crash-test-key";
