@@ -14,7 +14,7 @@ import { sweep, type SweepReport } from "../../src/outbox/sweep.ts";
 import { formStartBody } from "./bodies.ts";
 import { type CpuSnapshot, cpuDelta, OTHERS } from "./cpu.ts";
 import { BENCH_CRM_KEY, type Bench, sleep, waitFor } from "./environment.ts";
-import { deliveryLags, MODES, runMode } from "./modes.ts";
+import { MODES, runMode } from "./modes.ts";
 import { round } from "./stats.ts";
 
 // ---------------------------------------------------------------- lag, paced

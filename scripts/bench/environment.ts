@@ -7,8 +7,8 @@
  *   - a sweeper timer calling crm-dispatch every CRM_SWEEP_INTERVAL_MS, like the
  *     local stack's, but pausable (the backlog-drain phase must be the only sweeper).
  */
+import { freePort } from "../lib/free-port.ts";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -50,17 +50,6 @@ export interface Bench {
   close(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

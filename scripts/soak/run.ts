@@ -20,7 +20,7 @@ import { startCrmSandbox } from "../local/crm-sandbox.ts";
 import { LOCAL_ANON_KEY, LOCAL_SERVICE_ROLE_KEY } from "../local/dev-keys.ts";
 import { type LocalPostgres, startPostgres } from "../local/postgres.ts";
 import { spawnStack, type StackProcess } from "../lib/stack-process.ts";
-import { freePort } from "./free-port.ts";
+import { freePort } from "../lib/free-port.ts";
 import { type Acknowledged, Journeys, type JourneyStats, newAcknowledged, newStats } from "./journeys.ts";
 import { startCrmRecorder } from "./crm-recorder.ts";
 import { type LogResult, LogScanner } from "./log-scan.ts";

@@ -11,32 +11,40 @@ import { jsonEndpoint } from "../http/json-endpoint.ts";
 import { insertEvent } from "../outbox/enqueue.ts";
 import { FormSubmitInput } from "../validation/schemas.ts";
 
+/** The customer and request rows of a validated submission (absent optional fields as null). */
+export function submissionRows({ customer: c, request: r }: FormSubmitInput) {
+  return {
+    customer: {
+      email: c.email,
+      phone: c.phone,
+      full_name: c.full_name,
+      client_type: c.client_type,
+      company_name: c.company_name ?? null,
+      siren: c.siren ?? null,
+    },
+    request: {
+      id: crypto.randomUUID(),
+      type_raccordement: r.type_raccordement,
+      usage: r.usage ?? null,
+      address: r.address,
+      city: r.city,
+      zip_code: r.zip_code,
+      phase: r.phase ?? null,
+      power_kva: r.power_kva ?? null,
+      is_viabilise: r.is_viabilise ?? null,
+    },
+  };
+}
+
 export function formSubmit(deps: AppDeps) {
   const { sql } = deps;
   return jsonEndpoint(deps, {
     name: "form-submit",
     schema: FormSubmitInput,
     decoy: () => ({ request_id: crypto.randomUUID(), customer_id: crypto.randomUUID() }),
-    async handle({ lead_id, customer: c, request: r }, { clientIp }) {
-      const customer = {
-        email: c.email,
-        phone: c.phone,
-        full_name: c.full_name,
-        client_type: c.client_type,
-        company_name: c.company_name ?? null,
-        siren: c.siren ?? null,
-      };
-      const request = {
-        id: crypto.randomUUID(),
-        type_raccordement: r.type_raccordement,
-        usage: r.usage ?? null,
-        address: r.address,
-        city: r.city,
-        zip_code: r.zip_code,
-        phase: r.phase ?? null,
-        power_kva: r.power_kva ?? null,
-        is_viabilise: r.is_viabilise ?? null,
-      };
+    async handle(input, { clientIp }) {
+      const { lead_id } = input;
+      const { customer, request } = submissionRows(input);
       const event = {
         id: crypto.randomUUID(),
         endpoint: "/requests" as const,

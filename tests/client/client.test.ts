@@ -15,7 +15,7 @@ import {
   type RaccordementClient,
   toClientError,
 } from "../../src/client/index.ts";
-import { validCallback, validLead as leadFixture, validSubmit as submitFixture } from "../helpers/fixtures.ts";
+import { validCallback, validLead as leadFixture, validSubmit as submitFixture } from "../../scripts/lib/sample-bodies.ts";
 import { eventually, startTestStack, type TestStack } from "../helpers/test-stack.ts";
 
 // The shared fixtures, with their enumerations typed as the client wants them.

@@ -3,7 +3,7 @@
  * limit kept in Postgres, the honeypot, and crm-dispatch's service-role check.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { validCallback, validLead, validSubmit } from "../helpers/fixtures.ts";
+import { validCallback, validLead, validSubmit } from "../../scripts/lib/sample-bodies.ts";
 import { eventually, startTestStack, type TestStack } from "../helpers/test-stack.ts";
 
 let stack: TestStack;

@@ -10,7 +10,7 @@ import { leadBody } from "../../src/crm/monelec-bodies.ts";
 import { createLogger } from "../../src/log.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
 import { crmCli } from "../helpers/crm-cli.ts";
-import { validCallback, validLead, validSubmit } from "../helpers/fixtures.ts";
+import { validCallback, validLead, validSubmit } from "../../scripts/lib/sample-bodies.ts";
 import { startTestStack, type TestStack } from "../helpers/test-stack.ts";
 
 let stack: TestStack;

@@ -12,8 +12,8 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_ANON_KEY } from "../../scripts/local/dev-keys.ts";
 import { startCrmSandbox, type CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
-import { validLead, validSubmit } from "../helpers/fixtures.ts";
-import { freePort } from "../helpers/free-port.ts";
+import { validLead, validSubmit } from "../../scripts/lib/sample-bodies.ts";
+import { freePort } from "../../scripts/lib/free-port.ts";
 import { spawnStack, type StackProcess } from "../../scripts/lib/stack-process.ts";
 import { eventually } from "../helpers/test-stack.ts";
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CrmLeadBody, CrmRequestBody } from "../../scripts/local/crm-contract.ts";
 import { crmCli } from "../helpers/crm-cli.ts";
-import { validCallback, validLead, validSubmit } from "../helpers/fixtures.ts";
+import { validCallback, validLead, validSubmit } from "../../scripts/lib/sample-bodies.ts";
 import { eventually, startTestStack, TEST_CRM_KEY, type TestStack } from "../helpers/test-stack.ts";
 
 let stack: TestStack;

@@ -3,7 +3,7 @@
  * files, real Postgres, called over HTTP and through supabase-js.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { validSubmit } from "../helpers/fixtures.ts";
+import { validSubmit } from "../../scripts/lib/sample-bodies.ts";
 import { startTestStack, type TestStack } from "../helpers/test-stack.ts";
 
 let stack: TestStack;

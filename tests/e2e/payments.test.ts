@@ -7,7 +7,7 @@ import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildEvent } from "../../scripts/local/stripe-events.ts";
 import { startTestStack, type TestStack } from "../helpers/test-stack.ts";
-import { validSubmit } from "../helpers/fixtures.ts";
+import { validSubmit } from "../../scripts/lib/sample-bodies.ts";
 
 let stack: TestStack;
 beforeAll(async () => {

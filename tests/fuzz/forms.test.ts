@@ -12,10 +12,10 @@
  * exactly once. FUZZ_RUNS sets the cases per function (see harness.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, startTestStack, type TestStack } from "../helpers/test-stack.ts";
+import { startTestStack, type TestStack } from "../helpers/test-stack.ts";
 import { formCase } from "./arbitraries.ts";
 import { contactCallback, formStart, formSubmit, IdPool, runFormBatch } from "./form-model.ts";
-import { FUZZ_RUNS, FuzzReport, fuzzTimeout, runFuzz } from "./harness.ts";
+import { expectEveryEventAcceptedOnce, FUZZ_RUNS, FuzzReport, fuzzTimeout, runFuzz } from "./harness.ts";
 
 let stack: TestStack;
 const leads = new IdPool();
@@ -46,15 +46,6 @@ describe.each([formStart, formSubmit, contactCallback])("fuzz $name", (fn) => {
 });
 
 describe("after the fuzzing", () => {
-  it("every committed event reached the CRM exactly once, none dead", async () => {
-    const sql = stack.db.sql;
-    await eventually(async () => (await sql`select 1 from crm_events where state = 'pending' limit 1`).length === 0, 60_000, 200);
-    const states = await sql<{ state: string; n: number }[]>`select state, count(*)::int as n from crm_events group by state`;
-    expect(states.filter((s) => s.state !== "delivered")).toEqual([]);
-    const ids = (await sql<{ id: string }[]>`select id from crm_events`).map((r) => r.id);
-    const keys = stack.crmSandbox!.accepted().map((a) => a.idempotencyKey);
-    expect(new Set(keys).size).toBe(keys.length);
-    expect([...keys].sort()).toEqual([...ids].sort());
-  }, 90_000);
+  it("every committed event reached the CRM exactly once, none dead", () => expectEveryEventAcceptedOnce(stack), 90_000);
 });
 

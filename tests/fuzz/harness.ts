@@ -12,6 +12,8 @@
  *                 (default in `npm run fuzz`, so the counts cover the whole run)
  */
 import fc from "fast-check";
+import { expect } from "vitest";
+import { eventually, type TestStack } from "../helpers/test-stack.ts";
 import { type Json, PoolRef, RawJson } from "./arbitraries.ts";
 
 export const FUZZ_RUNS = positiveInt(process.env.FUZZ_RUNS, 160);
@@ -195,3 +197,15 @@ export async function post(url: string, body: Uint8Array, headers: Record<string
 }
 
 export type { Json };
+
+/** After a fuzz run: every committed event reached the CRM exactly once, none dead or pending. */
+export async function expectEveryEventAcceptedOnce(stack: TestStack): Promise<void> {
+  const sql = stack.db.sql;
+  await eventually(async () => (await sql`select 1 from crm_events where state = 'pending' limit 1`).length === 0, 60_000, 200);
+  const states = await sql<{ state: string; n: number }[]>`select state, count(*)::int as n from crm_events group by state`;
+  expect(states.filter((s) => s.state !== "delivered")).toEqual([]);
+  const ids = (await sql<{ id: string }[]>`select id from crm_events`).map((r) => r.id);
+  const keys = stack.crmSandbox!.accepted().map((a) => a.idempotencyKey);
+  expect(new Set(keys).size).toBe(keys.length);
+  expect([...keys].sort()).toEqual([...ids].sort());
+}

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { startPostgres } from "../../scripts/local/postgres.ts";
-import { freePort } from "./free-port.ts";
+import { freePort } from "../../scripts/lib/free-port.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -10,7 +10,7 @@ import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import WebSocket from "ws";
 import { startStack, type Stack } from "../../scripts/local/stack.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
-import { freePort } from "./free-port.ts";
+import { freePort } from "../../scripts/lib/free-port.ts";
 
 export const TEST_CRM_KEY = "test-crm-key-0123";
 

@@ -15,6 +15,7 @@
 import { createAppDeps } from "../../../src/app-deps.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { leadBody, requestBody } from "../../../src/crm/monelec-bodies.ts";
+import { submissionRows } from "../../../src/functions/form-submit.ts";
 import { jsonEndpoint, type Handler } from "../../../src/http/json-endpoint.ts";
 import type { ClaimedEvent, CrmEndpoint } from "../../../src/outbox/types.ts";
 import { FormStartInput, FormSubmitInput } from "../../../src/validation/schemas.ts";
@@ -82,26 +83,9 @@ function formSubmit(strategy: Strategy): Handler {
   return jsonEndpoint(deps, {
     name: `baseline-${strategy}-form-submit`,
     schema: FormSubmitInput,
-    async handle({ lead_id, customer: c, request: r }) {
-      const customer = {
-        email: c.email,
-        phone: c.phone,
-        full_name: c.full_name,
-        client_type: c.client_type,
-        company_name: c.company_name ?? null,
-        siren: c.siren ?? null,
-      };
-      const request = {
-        id: crypto.randomUUID(),
-        type_raccordement: r.type_raccordement,
-        usage: r.usage ?? null,
-        address: r.address,
-        city: r.city,
-        zip_code: r.zip_code,
-        phase: r.phase ?? null,
-        power_kva: r.power_kva ?? null,
-        is_viabilise: r.is_viabilise ?? null,
-      };
+    async handle(input) {
+      const { lead_id } = input;
+      const { customer, request } = submissionRows(input);
       const { email: _email, ...customerUpdate } = customer;
       const [row] = await sql<{ id: string; customer_id: string }[]>`
         with customer as (

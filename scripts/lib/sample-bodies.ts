@@ -1,4 +1,4 @@
-/** Valid bodies for the public functions, unique per call where the schema needs it. */
+/** Valid bodies for the public functions (tests and the benchmark), unique per call where the schema needs it. */
 export const validSubmit = (email = `client-${crypto.randomUUID().slice(0, 8)}@example.fr`) => ({
   customer: { email, phone: "06 12 34 56 78", full_name: "Jean Dupont", client_type: "particulier" },
   request: {
@@ -18,7 +18,7 @@ export const validLead = (email = `lead-${crypto.randomUUID().slice(0, 8)}@examp
   phone: "06 12 34 56 78",
   firstname: "Marie",
   lastname: "Curie",
-  connection_type: "photovoltaique",
+  connection_type: "photovoltaique" as const,
   postal_code: "75005",
   utm_source: "google",
   utm_medium: "cpc",
