@@ -19,7 +19,7 @@ const REF = "abcdefghijklmnopqrst";
 const SERVICE_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2VjcmV0LXNpZ25hdHVyZQ";
 const SECRETS = {
   MONELEC_API_KEY: "crm-key-0123456789",
-  STRIPE_SECRET_KEY: "sk_live_0123456789abcdef",
+  STRIPE_SECRET_KEY: "sk_live_fake_key",
   STRIPE_WEBHOOK_SECRET: "whsec_0123456789abcdef",
 };
 

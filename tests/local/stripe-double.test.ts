@@ -103,10 +103,10 @@ describe("Stripe API emulation", () => {
   });
 
   it("rejects a key that is not sk_test_ without echoing it", async () => {
-    const err = await sdk("sk_live_abcdefghijklmnop1234").paymentIntents.retrieve("pi_x").catch((e: unknown) => e);
+    const err = await sdk("sk_live_fake_key_1").paymentIntents.retrieve("pi_x").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
     expect((err as Error).message).toContain("Invalid API Key provided");
-    expect((err as Error).message).not.toContain("sk_live_abcdefghijklmnop1234");
+    expect((err as Error).message).not.toContain("sk_live_fake_key_1");
   });
 
   it("validates amount and currency with a param", async () => {
