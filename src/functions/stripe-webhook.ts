@@ -20,7 +20,6 @@ import { applyStatus } from "../stripe/payment-status.ts";
 import { type Stripe, verifyStripeEvent } from "../stripe/stripe-client.ts";
 import type { PaymentStatus } from "../validation/enums.ts";
 
-const MAX_EVENT_BYTES = 512 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What a Stripe event means for a payment, or null when it means nothing here. */
@@ -84,9 +83,14 @@ export function paymentChangeOf(event: Stripe.Event): PaymentChange | null {
 export function stripeWebhook(deps: AppDeps): Handler {
   const log = deps.log.child({ function: "stripe-webhook" });
   return async (req) => {
+    // Like every public function (CONTRACT §2); no CORS headers: no browser calls this.
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow: "POST, OPTIONS" } });
     try {
       if (req.method !== "POST") {
-        throw new HttpError(405, "method_not_allowed", "Stripe sends events with POST.", undefined, { allow: "POST" });
+        throw new HttpError(405, "method_not_allowed", "Stripe sends events with POST.", undefined, { allow: "POST, OPTIONS" });
+      }
+      if (!/^application\/json\s*(;|$)/i.test(req.headers.get("content-type") ?? "")) {
+        throw new HttpError(415, "unsupported_media_type", "Stripe events are JSON (Content-Type: application/json).");
       }
       const secret = deps.config.stripe.webhookSecret;
       if (!secret) {
@@ -95,7 +99,9 @@ export function stripeWebhook(deps: AppDeps): Handler {
       }
       const signature = req.headers.get("stripe-signature");
       if (!signature) throw new HttpError(400, "missing_signature", "The Stripe-Signature header is missing.");
-      const raw = new TextDecoder().decode(await readRawBody(req, MAX_EVENT_BYTES));
+      // 64 KiB like the other functions: the four event types subscribed carry a
+      // PaymentIntent or a Charge, a few KiB each.
+      const raw = new TextDecoder().decode(await readRawBody(req));
       let event: Stripe.Event;
       try {
         event = await verifyStripeEvent(raw, signature, secret);

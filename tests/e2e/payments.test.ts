@@ -177,9 +177,27 @@ describe("stripe-webhook", () => {
     expect((await unknown.json()).note).toBe("unknown_payment");
   });
 
-  it("needs no JWT (verify_jwt = false) and refuses GET", async () => {
+  it("needs no JWT (verify_jwt = false), answers preflights, refuses GET, non-JSON and bodies over 64 KiB", async () => {
     const get = await fetch(`${stack.functionsUrl}/stripe-webhook`);
     expect(get.status).toBe(405);
+    expect((await get.json()).error.code).toBe("method_not_allowed");
+    expect((await fetch(`${stack.functionsUrl}/stripe-webhook`, { method: "OPTIONS" })).status).toBe(204);
+    const { request_id } = await newRequest();
+    const event = buildEvent("payment_intent.succeeded", { ...piObject("pi_big", request_id), description: "x".repeat(70 * 1024) });
+    const big = await sendEvent(event);
+    expect(big.status).toBe(413);
+    expect((await big.json()).error.code).toBe("payload_too_large");
+    const payload = JSON.stringify(buildEvent("payment_intent.succeeded", piObject("pi_text", request_id)));
+    const text = await fetch(`${stack.functionsUrl}/stripe-webhook`, {
+      method: "POST",
+      headers: {
+        "content-type": "text/plain",
+        "stripe-signature": Stripe.webhooks.generateTestHeaderString({ payload, secret: stack.webhookSecret }),
+      },
+      body: payload,
+    });
+    expect(text.status).toBe(415);
+    expect(await statusOf(request_id)).toBe("pending");
   });
 });
 

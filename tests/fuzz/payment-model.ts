@@ -399,7 +399,7 @@ interface Planned {
   eventId: string;
 }
 
-const MAX_EVENT_BYTES = 512 * 1024;
+const MAX_EVENT_BYTES = 64 * 1024; // the functions' body limit (CONTRACT §2)
 const WRONG_SECRET = "whsec_not_the_right_one_0123456789";
 
 function sign(payload: string, secret: string, timestamp?: number) {
@@ -539,7 +539,7 @@ function plan(model: WebhookModel, cases: WebhookCase[], secret: string): Planne
       case "tampered": body = payload.length > 0 ? payload.replace(/.$/s, (ch) => (ch === "}" ? " }" : "}")) : " "; break;
     }
     const signedOk = c.auth === "signed";
-    // Larger than any Stripe event: refused as too large whatever its signature.
+    // Over the 64 KiB body limit: refused as too large whatever its signature.
     if (new TextEncoder().encode(body).length > MAX_EVENT_BYTES) {
       return { ...p, c, payload: body, header, exact: false, expectStatus: 413, expectNote: undefined };
     }
