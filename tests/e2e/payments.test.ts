@@ -177,7 +177,7 @@ describe("stripe-webhook", () => {
     expect((await unknown.json()).note).toBe("unknown_payment");
   });
 
-  it("needs no JWT (verify_jwt = false), answers preflights, refuses GET, non-JSON and bodies over 64 KiB", async () => {
+  it("needs no JWT (verify_jwt = false), answers preflights, refuses GET and bodies over 64 KiB", async () => {
     const get = await fetch(`${stack.functionsUrl}/stripe-webhook`);
     expect(get.status).toBe(405);
     expect((await get.json()).error.code).toBe("method_not_allowed");
@@ -187,17 +187,23 @@ describe("stripe-webhook", () => {
     const big = await sendEvent(event);
     expect(big.status).toBe(413);
     expect((await big.json()).error.code).toBe("payload_too_large");
-    const payload = JSON.stringify(buildEvent("payment_intent.succeeded", piObject("pi_text", request_id)));
-    const text = await fetch(`${stack.functionsUrl}/stripe-webhook`, {
+    expect(await statusOf(request_id)).toBe("pending");
+  });
+
+  it("judges an event by its signature, not its Content-Type", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    const payload = JSON.stringify(buildEvent("payment_intent.succeeded", piObject(payment_intent_id, request_id)));
+    const unsigned = await fetch(`${stack.functionsUrl}/stripe-webhook`, { method: "POST", body: payload }); // text/plain
+    expect(unsigned.status).toBe(400);
+    expect((await unsigned.json()).error.code).toBe("missing_signature");
+    const signed = await fetch(`${stack.functionsUrl}/stripe-webhook`, {
       method: "POST",
-      headers: {
-        "content-type": "text/plain",
-        "stripe-signature": Stripe.webhooks.generateTestHeaderString({ payload, secret: stack.webhookSecret }),
-      },
+      headers: { "stripe-signature": Stripe.webhooks.generateTestHeaderString({ payload, secret: stack.webhookSecret }) },
       body: payload,
     });
-    expect(text.status).toBe(415);
-    expect(await statusOf(request_id)).toBe("pending");
+    expect(signed.status).toBe(200);
+    expect(await statusOf(request_id)).toBe("paid");
   });
 });
 

@@ -618,7 +618,9 @@ export async function runWebhookBatch(stack: TestStack, model: WebhookModel, cas
       const cause = fivexxCause(serverErrors, answers.filter((a) => a.status >= 500).length);
       fail(`${answer.status} ${code ?? answer.error ?? ""}${cause}`, `${input} → ${answer.text.slice(0, 200)}; server errors: ${serverErrors.join(" | ")}`, i);
     }
-    else if (p.expectStatus !== undefined && answer.status !== p.expectStatus) fail(`expected ${p.expectStatus}, got ${answer.status} ${code ?? ""}`, `${input} → ${answer.text.slice(0, 200)}`, i);
+    else if (p.expectStatus !== undefined) {
+      if (answer.status !== p.expectStatus) fail(`expected ${p.expectStatus}, got ${answer.status} ${code ?? ""}`, `${input} → ${answer.text.slice(0, 200)}`, i);
+    }
     else if (p.c.auth === "signed" && !p.exact && answer.status !== 200 && !(answer.status === 400 && code === (isJson(p.payload) ? "malformed_event" : "invalid_signature"))) {
       fail(`signed event answered ${answer.status} ${code ?? ""}`, `${input} → ${answer.text.slice(0, 200)}`, i);
     }
