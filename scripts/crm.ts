@@ -9,6 +9,7 @@
  * Database: DATABASE_URL, else SUPABASE_DB_URL, else the local stack's.
  */
 import { DEFAULT_MONELEC_API_URL } from "../src/config.ts";
+import { databaseUrlFromEnv } from "./lib/database-url.ts";
 import { createSql } from "../src/db/sql.ts";
 import { backfill } from "../src/operator/backfill.ts";
 import { checkCrm } from "../src/operator/check-crm.ts";
@@ -22,8 +23,7 @@ const json = args.includes("--json");
 const [command, ...rest] = args.filter((a) => a !== "--json");
 
 const env = process.env;
-const databaseUrl = env.DATABASE_URL ?? env.SUPABASE_DB_URL ??
-  `postgres://postgres:postgres@127.0.0.1:${env.DB_PORT ?? 54322}/postgres`;
+const databaseUrl = databaseUrlFromEnv(env);
 
 function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return "(none)";

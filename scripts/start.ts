@@ -2,6 +2,7 @@
  * `npm start` — the local stack in one command. Ctrl-C (SIGINT/SIGTERM) stops
  * everything: functions finish their background deliveries, then Postgres stops.
  */
+import { LOCAL_SANDBOX_CRM_KEY } from "./local/dev-keys.ts";
 import { startStack } from "./local/stack.ts";
 
 const stack = await startStack({ env: process.env, examplePage: true }).catch((err) => {
@@ -13,7 +14,7 @@ const line = "─".repeat(78);
 const crmState = stack.crmApiKey
   ? `on → ${stack.crmUrl}`
   : `OFF (MONELEC_API_KEY unset: events are stored as "skipped").\n` +
-    `                   Restart with MONELEC_API_KEY=local-sandbox-key to deliver to the sandbox,\n` +
+    `                   Restart with MONELEC_API_KEY=${LOCAL_SANDBOX_CRM_KEY} to deliver to the sandbox,\n` +
     `                   then \`npm run crm -- backfill\` to send what was skipped.`;
 console.log(`
 ${line}

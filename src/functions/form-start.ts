@@ -11,6 +11,9 @@ import { jsonEndpoint } from "../http/json-endpoint.ts";
 import { insertEvent } from "../outbox/enqueue.ts";
 import { FormStartInput } from "../validation/schemas.ts";
 
+/** The lead's columns: every field of the form but the id the website may send back. */
+const LEAD_COLUMNS = Object.keys(FormStartInput.shape).filter((c) => c !== "lead_id");
+
 export function formStart(deps: AppDeps) {
   const { sql } = deps;
   return jsonEndpoint(deps, {
@@ -30,8 +33,7 @@ export function formStart(deps: AppDeps) {
       // A new lead has no earlier event: its writer owns the first attempt. An
       // update (lead_id sent back) may have one in flight: claim after commit.
       const lease = lead_id ? undefined : deps.outbox.firstLease();
-      const columns = Object.keys(FormStartInput.shape).filter((c) => c !== "lead_id");
-      const row = Object.fromEntries(columns.map((c) => [c, fields[c as keyof typeof fields] ?? null]));
+      const row = Object.fromEntries(LEAD_COLUMNS.map((c) => [c, fields[c as keyof typeof fields] ?? null]));
       const [gate] = await sql<{ allowed: boolean; retry_after: number }[]>`
         with ${rateLimitGate(sql, { key: `form-start:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
         lead as (

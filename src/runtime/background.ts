@@ -31,7 +31,3 @@ export function runInBackground(task: Promise<unknown>): void {
 export async function settleBackgroundTasks(): Promise<void> {
   while (pending.size > 0) await Promise.allSettled([...pending]);
 }
-
-export function backgroundTaskCount(): number {
-  return pending.size;
-}

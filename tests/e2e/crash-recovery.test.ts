@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localDatabaseUrl } from "../../scripts/lib/database-url.ts";
 import { LOCAL_ANON_KEY } from "../../scripts/local/dev-keys.ts";
 import { startCrmSandbox, type CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
 import { validLead, validSubmit } from "../../scripts/lib/sample-bodies.ts";
@@ -73,7 +74,7 @@ describe("crash recovery", () => {
 
     crm.setFaults({ mode: "ok" });
     running = await spawnStack(env);
-    const sql = postgres(`postgres://postgres:postgres@127.0.0.1:${env.DB_PORT}/postgres`, { max: 1, onnotice: () => {} });
+    const sql = postgres(localDatabaseUrl(Number(env.DB_PORT)), { max: 1, onnotice: () => {} });
     try {
       const leads = await sql`select id from leads`;
       const requests = await sql`select id from requests`;
