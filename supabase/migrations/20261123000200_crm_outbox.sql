@@ -1,5 +1,9 @@
 -- The CRM bridge's transactional outbox. A function writes its business row and
 -- its event here in one statement; deliverers claim events with a lease.
+-- Superseded by 20261129000100_crm_destinations (events + deliveries), which
+-- carries these rows over; when that one has run, re-running this file is a no-op.
+do $m$ begin
+if exists (select 1 from pg_class where relname = 'crm_deliveries') then return; end if;
 create table if not exists crm_events (
   id uuid primary key,                      -- also the Idempotency-Key sent to the CRM
   seq bigint generated always as identity,  -- creation order, the tie-breaker for ordering
@@ -27,3 +31,4 @@ create index if not exists crm_events_aggregate_idx on crm_events (aggregate_id,
 create index if not exists crm_events_aggregate_all_idx on crm_events (aggregate_id, seq);
 
 alter table crm_events enable row level security;
+end $m$;

@@ -1,0 +1,11 @@
+/**
+ * Every destination the bridge knows, in the order the operator tools list
+ * them. Adding one: its folder under src/destinations/<name>/, one line here
+ * and one in ./doubles.ts.
+ */
+import { monelec } from "./monelec/index.ts";
+import type { DestinationModule } from "./types.ts";
+
+export const DESTINATIONS: readonly DestinationModule<any>[] = [
+  monelec,
+];
