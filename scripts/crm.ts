@@ -1,111 +1,138 @@
 /**
- * `npm run crm -- <command>` — operate the CRM bridge (CONTRACT §4).
- *   status [--json]            counts by state, oldest pending age, last delivery
- *   failed [--json]            dead events with their last status and error
- *   retry <event-id>           put one dead event back in the queue
- *   retry --all-failed         put every dead event back in the queue
- *   backfill                   queue events for what the CRM never received
- *   test                       check MONELEC_API_URL and MONELEC_API_KEY, creating nothing
+ * `npm run crm -- <command>` — operate the bridge (CONTRACT §4, §5).
+ *   status [--json]                          deliveries by destination and state, oldest pending, last delivery
+ *   failed [--destination d] [--json]        dead deliveries with their last status and error
+ *   retry <event-id> | --all-failed          queue dead deliveries again, with the record's current snapshot
+ *   retry --pending-now                      send waiting deliveries now (after an outage)
+ *   discard <event-id> | --all-failed        give up on dead deliveries on purpose (unblocks their records)
+ *   backfill [--destination d]               queue a snapshot of every record a destination never had
+ *   pause <destination> [--reason text]      stop sending to a destination (deliveries keep queueing)
+ *   resume <destination>                     send again (what waited goes at once)
+ *   test [--destination d]                   check each destination's URL and credentials, creating nothing
+ * Filters for retry/discard/failed: --destination d, --status <http>, --type <event type>, --since <ISO time>.
  * Database: DATABASE_URL, else SUPABASE_DB_URL, else the local stack's.
  */
-import { DEFAULT_MONELEC_API_URL } from "../src/config.ts";
-import { databaseUrlFromEnv } from "./lib/database-url.ts";
+import { ConfigError, loadDestinations } from "../src/config.ts";
 import { createSql } from "../src/db/sql.ts";
+import { pauseDestination, resumeDestination } from "../src/outbox/destination-events.ts";
 import { backfill } from "../src/operator/backfill.ts";
-import { checkCrm } from "../src/operator/check-crm.ts";
-import { deadEvents } from "../src/operator/failed.ts";
-import { retryAllDead, retryEvent } from "../src/operator/retry.ts";
+import { checkDestination } from "../src/operator/check-destination.ts";
+import { deadDeliveries } from "../src/operator/failed.ts";
+import { describeFilter, type DeliveryFilter } from "../src/operator/filter.ts";
+import { discardDead, retryDead, sendPendingNow } from "../src/operator/retry.ts";
 import { outboxStatus } from "../src/operator/status.ts";
+import { databaseUrlFromEnv } from "./lib/database-url.ts";
+import { parseArgs, runMain, table, UsageError } from "./lib/cli.ts";
 
-const USAGE = `usage: npm run crm -- <status|failed|retry <event-id>|retry --all-failed|backfill|test> [--json]`;
-const args = process.argv.slice(2);
-const json = args.includes("--json");
-const [command, ...rest] = args.filter((a) => a !== "--json");
+const USAGE = `usage: npm run crm -- <status|failed|retry|discard|backfill|pause|resume|test> [options]  (see scripts/crm.ts)`;
 
-const env = process.env;
-const databaseUrl = databaseUrlFromEnv(env);
-
-function table(rows: Record<string, unknown>[]): string {
-  if (rows.length === 0) return "(none)";
-  const cols = Object.keys(rows[0]);
-  const cell = (v: unknown) => (v === null || v === undefined ? "—" : String(v));
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join("  ");
-  return [line(cols), line(widths.map((w) => "─".repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join("\n");
-}
-
-function out(value: unknown, human: () => string) {
-  console.log(json ? JSON.stringify(value, null, 2) : human());
-}
-
-async function main(): Promise<number> {
-  if (command === "test") {
-    const result = await checkCrm((env.MONELEC_API_URL ?? DEFAULT_MONELEC_API_URL).replace(/\/+$/, ""), env.MONELEC_API_KEY);
-    out(result, () => `${result.ok ? "OK" : "PROBLEM"}: ${result.message}`);
-    return result.ok ? 0 : 1;
+runMain(async (argv) => {
+  const { positional, flags } = parseArgs(argv, { booleans: ["json", "all-failed", "pending-now"] });
+  const [command, arg] = positional;
+  const json = flags.json === true;
+  const out = (value: unknown, human: () => string) => console.log(json ? JSON.stringify(value, null, 2) : human());
+  const env = process.env;
+  let destinations;
+  try {
+    destinations = loadDestinations(env, Number(env.CRM_TIMEOUT_MS ?? 10_000));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
   }
-  const sql = createSql(databaseUrl, 1);
+  const names = destinations.map((d) => d.name);
+  const only = typeof flags.destination === "string" ? flags.destination : undefined;
+  if (only && !["status", "failed", "retry", "discard"].includes(command) && !names.includes(only)) {
+    throw new UsageError(`destination "${only}" is not configured here (configured: ${names.join(", ") || "none"}).`);
+  }
+  const filter: DeliveryFilter = {
+    destination: only,
+    httpStatus: flags.status !== undefined ? Number(flags.status) : undefined,
+    eventType: typeof flags.type === "string" ? flags.type : undefined,
+    since: typeof flags.since === "string" ? new Date(flags.since) : undefined,
+  };
+  if (filter.since && Number.isNaN(filter.since.getTime())) throw new UsageError(`--since must be an ISO date/time, got "${flags.since}"`);
+
+  if (command === "test") {
+    const targets = destinations.filter((d) => !only || d.name === only);
+    if (targets.length === 0) {
+      out({ ok: false, destinations: [] }, () => "PROBLEM: no destination is configured (set MONELEC_API_KEY, WEBHOOK_URL…, see CONTRACT §5).");
+      return 1;
+    }
+    const results = await Promise.all(targets.map(async (d) => ({ destination: d.name, ...(await checkDestination(d)) })));
+    out(results, () => results.map((r) => `${r.ok ? "OK" : "PROBLEM"} ${r.destination}: ${r.message}`).join("\n"));
+    return results.every((r) => r.ok) ? 0 : 1;
+  }
+
+  const sql = createSql(databaseUrlFromEnv(env), 2);
   try {
     switch (command) {
       case "status": {
-        const s = await outboxStatus(sql);
+        const s = await outboxStatus(sql, names);
         out(s, () =>
-          table([{ ...s.counts, blocked: s.blocked }]) +
-          `\n\noldest pending: ${s.oldest_pending_age_seconds === null ? "—" : `${s.oldest_pending_age_seconds} s`}` +
-          `\nlast delivery:  ${s.last_delivery_at ?? "—"}`);
+          table(s.destinations.map((d) => ({
+            destination: d.name,
+            ...d.counts,
+            oldest_pending: d.oldest_pending_age_seconds === null ? null : `${d.oldest_pending_age_seconds} s`,
+            last_delivery: d.last_delivery_at,
+            state: d.paused ? `paused (${d.paused.reason ?? "operator"})` : d.circuit ? `circuit open (${(d.circuit.reason ?? "").slice(0, 40)})`
+              : d.throttled_until ? `throttled until ${d.throttled_until}` : names.includes(d.name) ? "enabled" : "not configured",
+          }))) + `\n\nevents: ${s.events}; written while no destination was enabled: ${s.skipped_events}` +
+          (s.skipped_events > 0 ? " (send them with `npm run crm -- backfill`)" : ""));
         return 0;
       }
       case "failed": {
-        const dead = await deadEvents(sql);
-        out(dead, () =>
-          table(dead.map((d) => ({
-            event: d.id,
-            endpoint: d.endpoint,
-            aggregate: `${d.aggregate_type}:${d.aggregate_id.slice(0, 8)}`,
-            attempts: d.attempts,
-            status: d.last_status,
-            error: (d.last_error ?? "").slice(0, 80),
-            failed_at: d.failed_at,
-          }))) + (dead.length ? `\n\nReplay with: npm run crm -- retry <event>  (or --all-failed)` : ""));
+        const dead = await deadDeliveries(sql, { destination: only });
+        out(dead, () => table(dead.map((d) => ({
+          event: d.event_id, destination: d.destination, type: d.type, record: d.record_id.slice(0, 8),
+          attempts: d.attempts, status: d.last_status, error: (d.last_error ?? "").slice(0, 80), failed_at: d.failed_at,
+        }))) + (dead.length ? "\n\nRetry with the current data: npm run crm -- retry <event> (or --all-failed); give up: discard" : ""));
         return 0;
       }
-      case "retry": {
-        if (rest[0] === "--all-failed") {
-          const n = await retryAllDead(sql);
-          out({ requeued: n }, () => `${n} dead event(s) queued again; the next sweep delivers them.`);
+      case "retry":
+      case "discard": {
+        if (command === "retry" && flags["pending-now"] === true) {
+          const n = await sendPendingNow(sql, filter);
+          out({ due_now: n }, () => `${n} waiting deliver${n === 1 ? "y" : "ies"} (${describeFilter(filter)}) will be sent by the next sweep.`);
           return 0;
         }
-        const id = rest[0];
-        if (!id || !/^[0-9a-f-]{36}$/i.test(id)) {
-          console.error(`retry needs an event id (see \`npm run crm -- failed\`) or --all-failed.\n${USAGE}`);
-          return 2;
+        if (!arg && flags["all-failed"] !== true) throw new UsageError(`${command} needs an event id (see \`npm run crm -- failed\`) or --all-failed.`);
+        if (arg && !/^[0-9a-f-]{36}$/i.test(arg)) throw new UsageError(`"${arg}" is not an event id.`);
+        const f = { ...filter, eventId: arg };
+        if (command === "retry") {
+          const r = await retryDead(sql, f);
+          out(r, () => `${r.requeued} dead deliver${r.requeued === 1 ? "y" : "ies"} queued again with the current data` +
+            (r.gone ? `; ${r.gone} discarded (record no longer exists)` : "") + ".");
+          return r.requeued + r.gone > 0 || !arg ? 0 : 1;
         }
-        const result = await retryEvent(sql, id);
-        out({ event: id, result }, () => ({
-          queued: `Event ${id} queued again; the next sweep delivers it.`,
-          not_found: `No event ${id}.`,
-          not_dead: `Event ${id} is not dead; only dead events are retried.`,
-        })[result]);
-        return result === "queued" ? 0 : 1;
+        const n = await discardDead(sql, f);
+        out({ discarded: n }, () => `${n} dead deliver${n === 1 ? "y" : "ies"} discarded; their records are unblocked.`);
+        return n > 0 || !arg ? 0 : 1;
       }
       case "backfill": {
-        const report = await backfill(sql);
-        const total = report.requeued_skipped + report.created.leads + report.created.callbacks + report.created.requests;
-        out(report, () =>
-          `Queued ${total} event(s): ${report.requeued_skipped} skipped event(s) re-queued, ` +
-          `${report.created.leads} lead(s), ${report.created.callbacks} callback(s), ${report.created.requests} request(s) never sent.`);
+        const targets = only ? [only] : names;
+        if (targets.length === 0) throw new UsageError("no destination is configured: nothing to backfill to.");
+        const r = await backfill(sql, targets);
+        const total = r.queued.lead + r.queued.callback + r.queued.request;
+        out(r, () => `Queued ${total} snapshot(s) for ${targets.join(", ")}: ${r.queued.lead} lead(s), ` +
+          `${r.queued.callback} call-back(s), ${r.queued.request} request(s); the sweeper sends them at each destination's pace.`);
+        return 0;
+      }
+      case "pause":
+      case "resume": {
+        if (!arg) throw new UsageError(`${command} needs a destination name.`);
+        if (command === "pause") {
+          await pauseDestination(sql, arg, typeof flags.reason === "string" ? flags.reason : "paused by an operator", "operator");
+          out({ paused: arg }, () => `${arg} paused: deliveries keep queueing and none dies meanwhile. Resume with: npm run crm -- resume ${arg}`);
+        } else {
+          const found = await resumeDestination(sql, arg);
+          out({ resumed: arg, found }, () => (found ? `${arg} resumed: what waited is sent by the next sweep.` : `${arg} was not paused.`));
+        }
         return 0;
       }
       default:
-        console.error(USAGE);
-        return 2;
+        throw new UsageError(USAGE);
     }
   } finally {
     await sql.end({ timeout: 5 });
   }
-}
-
-main().then((code) => process.exit(code), (err) => {
-  console.error(`crm: ${err instanceof Error ? err.message : err}`);
-  process.exit(1);
 });

@@ -11,11 +11,13 @@ const stack = await startStack({ env: process.env, examplePage: true }).catch((e
 });
 
 const line = "─".repeat(78);
-const crmState = stack.crmApiKey
-  ? `on → ${stack.crmUrl}`
-  : `OFF (MONELEC_API_KEY unset: events are stored as "skipped").\n` +
-    `                   Restart with MONELEC_API_KEY=${LOCAL_SANDBOX_CRM_KEY} to deliver to the sandbox,\n` +
-    `                   then \`npm run crm -- backfill\` to send what was skipped.`;
+const bridgeOn = stack.enabledDestinations.length > 0;
+const crmState = bridgeOn
+  ? `on → ${stack.enabledDestinations.join(", ")}${stack.doubledDestinations.length ? ` (local doubles: ${stack.doubledDestinations.join(", ")})` : ""}`
+  : `OFF (no destination configured: events are stored as "skipped").\n` +
+    `                   Restart with MONELEC_API_KEY=${LOCAL_SANDBOX_CRM_KEY} (the CRM sandbox) and/or\n` +
+    `                   LOCAL_DESTINATIONS=all (every destination's local double), then\n` +
+    `                   \`npm run crm -- backfill\` to send what was skipped.`;
 console.log(`
 ${line}
  Local stack is up
@@ -24,12 +26,13 @@ ${line}
  Functions         ${stack.functionsUrl}/<name>
  Database          ${stack.databaseUrl}
  CRM bridge        ${crmState}
- CRM sandbox       ${stack.crmSandbox ? `http://127.0.0.1:${stack.crmSandbox.port}/  (what the CRM received)` : "not used"}
+ CRM sandbox       ${stack.crmSandbox ? `http://127.0.0.1:${stack.crmSandbox.port}/  (what monelec received)` : "not used"}
+ Doubles           ${stack.doubles ? `${stack.doubles.url}/  (what each destination received)` : "not started (LOCAL_DESTINATIONS=all starts them)"}
  Stripe API        ${stack.stripeApiUrl}${stack.stripeDouble ? "  (local double)" : ""}
  Webhook secret    ${stack.webhookSecret}
  Anon key          ${stack.anonKey}
  Service-role key  ${stack.serviceRoleKey}
- Sweeper           ${stack.crmApiKey ? `every ${stack.sweepIntervalMs} ms` : "off (bridge off)"}
+ Sweeper           ${bridgeOn ? `every ${stack.sweepIntervalMs} ms` : "off (bridge off)"}
 
  Try it:
    curl -s ${stack.functionsUrl}/form-start \\
@@ -41,8 +44,8 @@ ${stack.stripeDouble ? `
 ${line}
 `);
 
-if (!stack.crmApiKey) {
-  console.log(JSON.stringify({ ts: new Date().toISOString(), level: "warn", msg: "MONELEC_API_KEY is not set: the CRM bridge is off, events are kept as skipped" }));
+if (!bridgeOn) {
+  console.log(JSON.stringify({ ts: new Date().toISOString(), level: "warn", msg: "no destination is configured: the CRM bridge is off, events are kept as skipped" }));
 }
 
 let stopping = false;

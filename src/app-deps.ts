@@ -3,13 +3,12 @@
  * config. Runtime specifics (fetch, the Stripe SDK instance) can be injected.
  */
 import type { Config } from "./config.ts";
-import { monelecDestination } from "./crm/monelec.ts";
-import type { Destination } from "./crm/destination.ts";
 import { createSql, type Pool } from "./db/sql.ts";
 import { HttpError } from "./http/http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { deliverNow, type DeliveryContext } from "./outbox/deliver.ts";
-import type { EventState, FirstLease, NewCrmEvent } from "./outbox/types.ts";
+import { deliverNow } from "./outbox/deliver.ts";
+import { createOutbox, type Outbox } from "./outbox/outbox.ts";
+import type { Fanout, NewEvent } from "./outbox/types.ts";
 import { runInBackground } from "./runtime/background.ts";
 import { createStripe, type Stripe } from "./stripe/stripe-client.ts";
 
@@ -17,17 +16,21 @@ export interface AppDeps {
   config: Config;
   sql: Pool;
   log: Logger;
-  destination: Destination;
   /** The Stripe SDK; throws a 503 when STRIPE_SECRET_KEY is not set. */
   stripe(): Stripe;
   outbox: {
-    /** State a new event is written in: `pending`, or `skipped` when the bridge is off. */
-    newEventState: EventState;
-    delivery(origin: string): DeliveryContext;
-    /** A first lease for an event of a brand-new aggregate, or undefined when the bridge is off. */
-    firstLease(): FirstLease | undefined;
+    /** At least one destination is enabled (the bridge is on). */
+    enabled: boolean;
+    /**
+     * The deliveries an event gets: one per enabled destination. `newRecord`:
+     * the event is the first of a brand-new record, so its writer takes the
+     * first lease and sends it without a claim.
+     */
+    fanout(newRecord: boolean): Fanout;
     /** Hands the committed event to the background for immediate delivery. */
-    afterCommit(origin: string, event: NewCrmEvent, lease?: FirstLease): void;
+    afterCommit(origin: string, event: NewEvent, fanout: Fanout): void;
+    /** The outbox as `origin` runs it (sweeps, operator tools). */
+    runner(origin: string): Outbox;
   };
 }
 
@@ -41,23 +44,29 @@ export interface AppDepsOverrides {
 export function createAppDeps(config: Config, overrides: AppDepsOverrides = {}): AppDeps {
   const sql = overrides.sql ?? createSql(config.databaseUrl, config.dbPoolMax);
   const log = overrides.log ?? createLogger();
-  const destination = monelecDestination(config.crm);
   let stripe = overrides.stripe;
-  const delivery = (origin: string): DeliveryContext => ({
-    sql,
-    destination,
-    timeoutMs: config.crm.timeoutMs,
-    retryScheduleMs: config.crm.retryScheduleMs,
-    leaseMs: config.crm.leaseMs,
-    log,
-    origin,
-    fetch: overrides.fetch,
-  });
+  const runners = new Map<string, Outbox>();
+  const runner = (origin: string): Outbox => {
+    let ob = runners.get(origin);
+    if (!ob) {
+      ob = createOutbox({
+        sql,
+        log,
+        origin,
+        destinations: config.destinations,
+        timeoutMs: config.crm.timeoutMs,
+        retryScheduleMs: config.crm.retryScheduleMs,
+        fetch: overrides.fetch,
+      });
+      runners.set(origin, ob);
+    }
+    return ob;
+  };
+  const destinations = config.destinations.map((d) => ({ name: d.name, leaseMs: d.leaseMs }));
   return {
     config,
     sql,
     log,
-    destination,
     stripe() {
       if (!stripe) {
         if (!config.stripe.secretKey) {
@@ -69,14 +78,16 @@ export function createAppDeps(config: Config, overrides: AppDepsOverrides = {}):
       return stripe;
     },
     outbox: {
-      newEventState: destination.enabled ? "pending" : "skipped",
-      delivery,
-      firstLease() {
-        return destination.enabled ? { claimToken: crypto.randomUUID(), leaseMs: config.crm.leaseMs } : undefined;
+      enabled: destinations.length > 0,
+      fanout(newRecord) {
+        return newRecord && destinations.length > 0
+          ? { destinations, lease: { claimToken: crypto.randomUUID() } }
+          : { destinations };
       },
-      afterCommit(origin, event, lease) {
-        if (destination.enabled) runInBackground(deliverNow(delivery(origin), event, lease));
+      afterCommit(origin, event, fanout) {
+        if (fanout.destinations.length > 0) runInBackground(deliverNow(runner(origin), event, fanout));
       },
+      runner,
     },
   };
 }

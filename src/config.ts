@@ -4,9 +4,12 @@
  * the core receives the typed `Config` and never touches the environment.
  */
 import { z } from "zod";
+import { DESTINATIONS } from "./destinations/registry.ts";
+import type { RateLimit } from "./destinations/types.ts";
+import type { ActiveDestination } from "./outbox/outbox.ts";
 import { parseRetrySchedule } from "./outbox/retry-schedule.ts";
 
-export const DEFAULT_MONELEC_API_URL = "https://monelec.net/api/external";
+export { DEFAULT_MONELEC_API_URL } from "./destinations/monelec/index.ts";
 export const DEFAULT_SITE_URL = "https://www.demande-raccordement.fr";
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
 
@@ -52,16 +55,13 @@ export interface Config {
   databaseUrl: string;
   dbPoolMax: number;
   crm: {
-    /** Base URL without trailing slash; endpoints are appended to it. */
-    apiUrl: string;
-    /** Unset = bridge off: events are stored as `skipped`. */
-    apiKey: string | undefined;
+    /** One HTTP call's time limit. */
     timeoutMs: number;
     /** Delays in ms between attempts; its length + 1 is the number of attempts. */
     retryScheduleMs: number[];
-    /** How long a claimed event stays invisible to other deliverers. */
-    leaseMs: number;
   };
+  /** The enabled destinations (CONTRACT §5); none = bridge off, events are kept as skipped. */
+  destinations: ActiveDestination[];
   stripe: {
     secretKey: string | undefined;
     webhookSecret: string | undefined;
@@ -96,17 +96,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   } catch (err) {
     throw new ConfigError(`CRM_RETRY_SCHEDULE ${(err as Error).message}`);
   }
+  const destinations = loadDestinations(env, e.CRM_TIMEOUT_MS);
   const siteUrl = (e.SITE_URL ?? DEFAULT_SITE_URL).replace(/\/+$/, "");
   return {
     databaseUrl,
     dbPoolMax: e.DB_POOL_MAX,
     crm: {
-      apiUrl: (e.MONELEC_API_URL ?? DEFAULT_MONELEC_API_URL).replace(/\/+$/, ""),
-      apiKey: e.MONELEC_API_KEY,
       timeoutMs: e.CRM_TIMEOUT_MS,
       retryScheduleMs,
-      leaseMs: e.CRM_TIMEOUT_MS + 5_000,
     },
+    destinations,
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY,
       webhookSecret: e.STRIPE_WEBHOOK_SECRET,
@@ -119,4 +118,36 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
   };
+}
+
+/** Each destination's settings, pace and lease; a misconfigured one stops the function with its variable named. */
+export function loadDestinations(env: Record<string, string | undefined>, timeoutMs: number): ActiveDestination[] {
+  const active: ActiveDestination[] = [];
+  for (const module of DESTINATIONS) {
+    let settings: unknown;
+    try {
+      settings = module.settings(env);
+    } catch (err) {
+      throw new ConfigError(`${module.name}: ${(err as Error).message}`);
+    }
+    if (settings === undefined) continue;
+    active.push({
+      name: module.name,
+      module,
+      settings,
+      rate: rateOverride(env, module.name) ?? module.rateLimit(settings),
+      leaseMs: timeoutMs * module.maxCallsPerDelivery + 5_000,
+    });
+  }
+  return active;
+}
+
+/** `<NAME>_RATE_LIMIT`: deliveries per second (burst: twice that, at least 1). */
+function rateOverride(env: Record<string, string | undefined>, name: string): RateLimit | undefined {
+  const key = `${name.toUpperCase()}_RATE_LIMIT`;
+  const raw = env[key]?.trim();
+  if (!raw) return undefined;
+  const perSecond = Number(raw);
+  if (!Number.isFinite(perSecond) || perSecond <= 0) throw new ConfigError(`${key} must be a positive number of deliveries per second, got "${raw}"`);
+  return { perSecond, burst: Math.max(1, perSecond * 2) };
 }

@@ -9,6 +9,9 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DEFAULT_SITE_URL } from "../../src/config.ts";
+import { type DoublesServer, serveDoubles } from "../../src/destinations/double-kit.ts";
+import { DOUBLES } from "../../src/destinations/doubles.ts";
+import { DESTINATIONS } from "../../src/destinations/registry.ts";
 import { migrate } from "../lib/migrate.ts";
 import { type CrmSandbox, startCrmSandbox } from "./crm-sandbox.ts";
 import { startFunctions, type FunctionsProcess } from "./deno-functions.ts";
@@ -42,6 +45,11 @@ export interface Stack {
   sweepIntervalMs: number;
   /** Present when the stack runs its own sandbox / double. */
   crmSandbox?: CrmSandbox;
+  /** The destinations' doubles (LOCAL_DESTINATIONS), and which destinations point at them. */
+  doubles?: DoublesServer;
+  doubledDestinations: string[];
+  /** The destinations the functions have enabled. */
+  enabledDestinations: string[];
   stripeDouble?: StripeDouble;
   functions: FunctionsProcess;
   /** The example page (scripts/local/example-page), when it is served. */
@@ -108,8 +116,26 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       stripeApiUrl = stripeDouble.url;
     }
 
+    // LOCAL_DESTINATIONS=all (or a comma list): every named destination gets its
+    // local double and the settings pointing at it, unless its variables are set.
+    const wanted = localDestinations(env.LOCAL_DESTINATIONS);
+    const doubled = DESTINATIONS.filter((d) => d.name !== "monelec" && DOUBLES[d.name] && wanted(d.name)
+      && !Object.keys(d.localEnv("http://x")).some((k) => env[k]));
+    let doubles: DoublesServer | undefined;
+    const destinationEnv: Record<string, string | undefined> = {};
+    for (const d of DESTINATIONS) {
+      const prefix = `${d.name.toUpperCase()}_`;
+      for (const [k, v] of Object.entries(env)) if (k.startsWith(prefix)) destinationEnv[k] = v;
+    }
+    if (doubled.length > 0) {
+      doubles = await serveDoubles(doubled.map((d) => DOUBLES[d.name]()), { port: Number(env.DESTINATION_DOUBLES_PORT ?? 54327) });
+      stops.push(() => doubles!.close());
+      for (const d of doubled) Object.assign(destinationEnv, d.localEnv(doubles.urlOf(d.name)));
+    }
+
     const siteUrl = env.SITE_URL ?? DEFAULT_SITE_URL;
     const functionEnv: Record<string, string | undefined> = {
+      ...destinationEnv,
       DATABASE_URL: databaseUrl,
       DB_POOL_MAX: env.DB_POOL_MAX,
       MONELEC_API_URL: crmUrl,
@@ -121,6 +147,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ALLOWED_ORIGINS: env.ALLOWED_ORIGINS ?? `${siteUrl},http://localhost:*,http://127.0.0.1:*`,
       CRM_TIMEOUT_MS: env.CRM_TIMEOUT_MS,
       CRM_RETRY_SCHEDULE: env.CRM_RETRY_SCHEDULE,
+      CRM_SWEEP_INTERVAL_MS: env.CRM_SWEEP_INTERVAL_MS,
       RATE_LIMIT_PER_MINUTE: env.RATE_LIMIT_PER_MINUTE,
       SUPABASE_ANON_KEY: anonKey,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
@@ -141,7 +168,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       });
       return await res.json();
     };
-    if (opts.sweep !== false && crmApiKey) {
+    const enabledDestinations = DESTINATIONS.filter((d) => {
+      try {
+        return d.settings(functionEnv) !== undefined;
+      } catch {
+        return false;
+      }
+    }).map((d) => d.name);
+    if (opts.sweep !== false && enabledDestinations.length > 0) {
       let running = false;
       const timer = setInterval(() => {
         if (running) return; // never two sweeps from this timer at once
@@ -162,7 +196,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           anonKey,
           crmSandboxPageUrl: crmSandbox ? `http://127.0.0.1:${crmSandbox.port}/` : undefined,
           stripeDoubleUrl: stripeDouble?.url,
-          crmBridgeOn: Boolean(crmApiKey),
+          crmBridgeOn: enabledDestinations.length > 0,
         });
         stops.push(() => page.close());
         examplePageUrl = page.url;
@@ -182,6 +216,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       webhookSecret,
       sweepIntervalMs,
       crmSandbox,
+      doubles,
+      doubledDestinations: doubled.map((d) => d.name),
+      enabledDestinations,
       stripeDouble,
       functions,
       examplePageUrl,
@@ -202,4 +239,10 @@ async function localSecrets(dataDir: string): Promise<{ webhookSecret: string }>
   const secrets = { webhookSecret: `whsec_local_${randomBytes(24).toString("hex")}` };
   await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
+}
+
+/** LOCAL_DESTINATIONS: "all", or a comma-separated list of destination names. */
+function localDestinations(value: string | undefined): (name: string) => boolean {
+  const names = (value ?? "").split(",").map((n) => n.trim().toLowerCase()).filter(Boolean);
+  return (name) => names.includes("all") || names.includes(name);
 }

@@ -4,7 +4,7 @@ import type { AppDeps } from "../app-deps.ts";
 import { callbackBody } from "../crm/monelec-bodies.ts";
 import { insertWhere } from "../db/insert-where.ts";
 import { jsonEndpoint } from "../http/json-endpoint.ts";
-import { insertEvent } from "../outbox/enqueue.ts";
+import { eventCtes } from "../outbox/enqueue.ts";
 import { ContactCallbackInput } from "../validation/schemas.ts";
 
 export function contactCallback(deps: AppDeps) {
@@ -23,19 +23,19 @@ export function contactCallback(deps: AppDeps) {
       };
       const event = {
         id: crypto.randomUUID(),
-        endpoint: "/leads" as const,
-        aggregateType: "callback" as const,
-        aggregateId: callback.id,
-        body: callbackBody(callback),
+        type: "callback.created" as const,
+        recordType: "callback" as const,
+        recordId: callback.id,
+        data: callbackBody(callback),
       };
-      const lease = deps.outbox.firstLease(); // a new callback: nothing earlier to wait for
+      const fanout = deps.outbox.fanout(true); // a new callback: nothing earlier to wait for
       const [gate] = await sql<{ allowed: boolean; retry_after: number }[]>`
         with ${rateLimitGate(sql, { key: `contact-callback:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
         callback as (${insertWhere(sql, "callbacks", callback, sql`(select allowed from gate)`)} returning id),
-        event as (${insertEvent(sql, event, deps.outbox.newEventState, "callback", lease)})
+        ${eventCtes(sql, event, fanout, "callback")}
         select allowed, retry_after from gate`;
       assertAllowed(gate);
-      deps.outbox.afterCommit("contact-callback", event, lease);
+      deps.outbox.afterCommit("contact-callback", event, fanout);
       return { callback_id: callback.id };
     },
   });

@@ -9,7 +9,7 @@ import { requestBody } from "../crm/monelec-bodies.ts";
 import { loadRequestSnapshot } from "../db/request-snapshot.ts";
 import { HttpError } from "../http/http-error.ts";
 import { jsonEndpoint } from "../http/json-endpoint.ts";
-import { insertEvent } from "../outbox/enqueue.ts";
+import { enqueue } from "../outbox/enqueue.ts";
 import { isSettled } from "../stripe/payment-status.ts";
 import type { PaymentStatus } from "../validation/enums.ts";
 import { CreatePaymentIntentInput } from "../validation/schemas.ts";
@@ -73,6 +73,7 @@ export function createPaymentIntent(deps: AppDeps) {
         )
       );
 
+      const fanout = deps.outbox.fanout(false);
       const event = await sql.begin(async (tx) => {
         const snapshot = await loadRequestSnapshot(tx, request_id, { lock: true });
         if (!snapshot) throw new HttpError(404, "request_not_found", `No request has id ${request_id}.`);
@@ -85,19 +86,19 @@ export function createPaymentIntent(deps: AppDeps) {
         await tx`update requests set payment_status = 'pending', updated_at = now() where id = ${request_id}`;
         const event = {
           id: crypto.randomUUID(),
-          endpoint: "/requests" as const,
-          aggregateType: "request" as const,
-          aggregateId: request_id,
-          body: requestBody({
+          type: "request.upserted" as const,
+          recordType: "request" as const,
+          recordId: request_id,
+          data: requestBody({
             ...snapshot,
             payment_status: "pending",
             payment: { payment_intent_id: intent.id, amount: intent.amount, currency: intent.currency },
           }),
         };
-        await insertEvent(tx, event, deps.outbox.newEventState);
+        await enqueue(tx, event, fanout);
         return event;
       });
-      deps.outbox.afterCommit("create-payment-intent", event);
+      deps.outbox.afterCommit("create-payment-intent", event, fanout);
       return {
         client_secret: intent.client_secret,
         payment_intent_id: intent.id,

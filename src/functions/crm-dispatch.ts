@@ -21,11 +21,11 @@ export function crmDispatch(deps: AppDeps): Handler {
       if (!isServiceRole(req, deps.config.serviceRoleKey)) {
         throw new HttpError(401, "unauthorized", "crm-dispatch needs the service-role key.");
       }
-      if (!deps.destination.enabled) {
-        return jsonResponse({ enabled: false, message: "MONELEC_API_KEY is not set: events are kept as skipped." });
+      if (!deps.outbox.enabled) {
+        return jsonResponse({ enabled: false, message: "No destination is configured: events are kept as skipped." });
       }
-      const report = await sweep(deps.outbox.delivery("crm-dispatch"));
-      if (report.claimed > 0) log.info("crm sweep", report);
+      const report = await sweep(deps.outbox.runner("crm-dispatch"));
+      if (report.claimed > 0) log.info("crm sweep", { ...report });
       return jsonResponse({ enabled: true, ...report });
     } catch (err) {
       return toErrorResponse(err, log);

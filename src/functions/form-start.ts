@@ -8,7 +8,7 @@ import type { AppDeps } from "../app-deps.ts";
 import { leadBody } from "../crm/monelec-bodies.ts";
 import { insertWhere } from "../db/insert-where.ts";
 import { jsonEndpoint } from "../http/json-endpoint.ts";
-import { insertEvent } from "../outbox/enqueue.ts";
+import { eventCtes } from "../outbox/enqueue.ts";
 import { FormStartInput } from "../validation/schemas.ts";
 
 /** The lead's columns: every field of the form but the id the website may send back. */
@@ -25,14 +25,14 @@ export function formStart(deps: AppDeps) {
       const lead = { id: lead_id ?? crypto.randomUUID(), ...fields };
       const event = {
         id: crypto.randomUUID(),
-        endpoint: "/leads" as const,
-        aggregateType: "lead" as const,
-        aggregateId: lead.id,
-        body: leadBody(lead),
+        type: "lead.upserted" as const,
+        recordType: "lead" as const,
+        recordId: lead.id,
+        data: leadBody(lead),
       };
       // A new lead has no earlier event: its writer owns the first attempt. An
       // update (lead_id sent back) may have one in flight: claim after commit.
-      const lease = lead_id ? undefined : deps.outbox.firstLease();
+      const fanout = deps.outbox.fanout(!lead_id);
       const row = Object.fromEntries(LEAD_COLUMNS.map((c) => [c, fields[c as keyof typeof fields] ?? null]));
       const [gate] = await sql<{ allowed: boolean; retry_after: number }[]>`
         with ${rateLimitGate(sql, { key: `form-start:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
@@ -40,10 +40,10 @@ export function formStart(deps: AppDeps) {
           ${insertWhere(sql, "leads", { id: lead.id, ...row }, sql`(select allowed from gate)`)}
           on conflict (id) do update set ${sql(row)}, updated_at = now()
           returning id
-        ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "lead", lease)})
+        ), ${eventCtes(sql, event, fanout, "lead")}
         select allowed, retry_after from gate`;
       assertAllowed(gate);
-      deps.outbox.afterCommit("form-start", event, lease);
+      deps.outbox.afterCommit("form-start", event, fanout);
       return { lead_id: lead.id };
     },
   });

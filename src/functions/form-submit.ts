@@ -8,7 +8,7 @@ import type { AppDeps } from "../app-deps.ts";
 import { requestBody } from "../crm/monelec-bodies.ts";
 import { insertWhere } from "../db/insert-where.ts";
 import { jsonEndpoint } from "../http/json-endpoint.ts";
-import { insertEvent } from "../outbox/enqueue.ts";
+import { eventCtes } from "../outbox/enqueue.ts";
 import { FormSubmitInput } from "../validation/schemas.ts";
 
 /** The customer and request rows of a validated submission (absent optional fields as null). */
@@ -47,12 +47,12 @@ export function formSubmit(deps: AppDeps) {
       const { customer, request } = submissionRows(input);
       const event = {
         id: crypto.randomUUID(),
-        endpoint: "/requests" as const,
-        aggregateType: "request" as const,
-        aggregateId: request.id,
-        body: requestBody({ ...customer, ...request, status: "submitted", payment_status: "pending", payment: null }),
+        type: "request.upserted" as const,
+        recordType: "request" as const,
+        recordId: request.id,
+        data: requestBody({ ...customer, ...request, status: "submitted", payment_status: "pending", payment: null }),
       };
-      const lease = deps.outbox.firstLease(); // a new request: nothing earlier to wait for
+      const fanout = deps.outbox.fanout(true); // a new request: nothing earlier to wait for
       const { email: _email, ...customerUpdate } = customer;
       const [row] = await sql<{ allowed: boolean; retry_after: number; id: string; customer_id: string }[]>`
         with ${rateLimitGate(sql, { key: `form-submit:${clientIp}`, perMinute: deps.config.rateLimitPerMinute })},
@@ -69,11 +69,11 @@ export function formSubmit(deps: AppDeps) {
                  'submitted', 'pending'
           from customer
           returning id, customer_id
-        ), event as (${insertEvent(sql, event, deps.outbox.newEventState, "request", lease)})
+        ), ${eventCtes(sql, event, fanout, "request")}
         select gate.allowed, gate.retry_after, request.id, request.customer_id
         from gate left join request on true`;
       assertAllowed(row);
-      deps.outbox.afterCommit("form-submit", event, lease);
+      deps.outbox.afterCommit("form-submit", event, fanout);
       return { request_id: row.id, customer_id: row.customer_id };
     },
   });

@@ -14,8 +14,8 @@ import type { Handler } from "../http/json-endpoint.ts";
 import { readRawBody } from "../http/read-json-body.ts";
 import { jsonResponse, toErrorResponse } from "../http/responses.ts";
 import type { Logger } from "../log.ts";
-import { insertEvent } from "../outbox/enqueue.ts";
-import type { EventState, NewCrmEvent } from "../outbox/types.ts";
+import { enqueue } from "../outbox/enqueue.ts";
+import type { Fanout, NewEvent } from "../outbox/types.ts";
 import { applyStatus } from "../stripe/payment-status.ts";
 import { type Stripe, verifyStripeEvent } from "../stripe/stripe-client.ts";
 import type { PaymentStatus } from "../validation/enums.ts";
@@ -110,8 +110,9 @@ export function stripeWebhook(deps: AppDeps): Handler {
       if (!EventEnvelope.safeParse(event).success) {
         throw new HttpError(400, "malformed_event", "The event lacks an id, a type or data.object.");
       }
-      const result = await applyStripeEvent(deps.sql, event, deps.outbox.newEventState, log);
-      if (result.event) deps.outbox.afterCommit("stripe-webhook", result.event);
+      const fanout = deps.outbox.fanout(false);
+      const result = await applyStripeEvent(deps.sql, event, fanout, log);
+      if (result.event) deps.outbox.afterCommit("stripe-webhook", result.event, fanout);
       return jsonResponse({ received: true, ...(result.note ? { note: result.note } : {}) });
     } catch (err) {
       return toErrorResponse(err, log);
@@ -121,14 +122,14 @@ export function stripeWebhook(deps: AppDeps): Handler {
 
 interface ApplyResult {
   /** The CRM event written, when the request's payment status changed. */
-  event?: NewCrmEvent;
+  event?: NewEvent;
   note?: "duplicate" | "ignored" | "unknown_payment" | "unchanged";
 }
 
 async function applyStripeEvent(
   sql: Pool,
   event: Stripe.Event,
-  eventState: EventState,
+  fanout: Fanout,
   log: Logger,
 ): Promise<ApplyResult> {
   return await sql.begin(async (tx) => {
@@ -174,16 +175,16 @@ async function applyStripeEvent(
       select amount, currency from payments where id = ${payment.id}`;
     const crmEvent = {
       id: crypto.randomUUID(),
-      endpoint: "/requests" as const,
-      aggregateType: "request" as const,
-      aggregateId: payment.request_id,
-      body: requestBody({
+      type: "request.upserted" as const,
+      recordType: "request" as const,
+      recordId: payment.request_id,
+      data: requestBody({
         ...snapshot,
         payment_status: requestStatus,
         payment: { payment_intent_id: change.paymentIntentId, amount: paid.amount, currency: paid.currency },
       }),
     };
-    await insertEvent(tx, crmEvent, eventState);
+    await enqueue(tx, crmEvent, fanout);
     return { event: crmEvent };
   });
 }

@@ -1,10 +1,10 @@
 import type { Sql } from "../db/sql.ts";
 
-export interface DeadEvent {
-  id: string;
-  endpoint: string;
-  aggregate_type: string;
-  aggregate_id: string;
+export interface DeadDelivery {
+  event_id: string;
+  destination: string;
+  type: string;
+  record_id: string;
   attempts: number;
   last_status: number | null;
   last_error: string | null;
@@ -12,10 +12,13 @@ export interface DeadEvent {
   failed_at: string;
 }
 
-export async function deadEvents(sql: Sql, limit = 100): Promise<DeadEvent[]> {
-  const rows = await sql<(Omit<DeadEvent, "created_at" | "failed_at"> & { created_at: Date; failed_at: Date })[]>`
-    select id, endpoint, aggregate_type, aggregate_id, attempts, last_status, last_error,
-           created_at, updated_at as failed_at
-    from crm_events where state = 'dead' order by seq limit ${limit}`;
+/** Dead deliveries, oldest first, with their last status and error. */
+export async function deadDeliveries(sql: Sql, opts: { destination?: string; limit?: number } = {}): Promise<DeadDelivery[]> {
+  const rows = await sql<(Omit<DeadDelivery, "created_at" | "failed_at"> & { created_at: Date; failed_at: Date })[]>`
+    select d.event_id, d.destination, e.type, d.record_id, d.attempts, d.last_status, d.last_error,
+           d.created_at, d.updated_at as failed_at
+    from crm_deliveries d join crm_events e on e.id = d.event_id
+    where d.state = 'dead' and (${opts.destination ?? null}::text is null or d.destination = ${opts.destination ?? null})
+    order by d.seq limit ${opts.limit ?? 100}`;
   return rows.map((r) => ({ ...r, created_at: r.created_at.toISOString(), failed_at: r.failed_at.toISOString() }));
 }

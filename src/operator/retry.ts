@@ -1,27 +1,77 @@
 /**
- * Puts dead events back in the queue with a fresh schedule. Their order is
- * kept: they still block the later events of their aggregate until delivered.
+ * Operator retries. A dead delivery is retried with the record's CURRENT
+ * snapshot (a fix to the data or the mapping takes effect): a new event of
+ * the record, delivered to that destination only, takes the dead one's place
+ * (which becomes `superseded`). `pendingNow` sends waiting deliveries at once
+ * (after an outage), instead of at their scheduled time.
  */
-import type { Sql } from "../db/sql.ts";
+import type { Pool } from "../db/sql.ts";
+import { currentSnapshot } from "../db/snapshots.ts";
+import { unpark } from "../outbox/park.ts";
+import type { RecordType } from "../outbox/types.ts";
+import { type DeliveryFilter, filterSql } from "./filter.ts";
 
-export async function retryEvent(sql: Sql, eventId: string): Promise<"queued" | "not_found" | "not_dead"> {
-  const [row] = await sql<{ state: string }[]>`select state from crm_events where id = ${eventId}`;
-  if (!row) return "not_found";
-  if (row.state !== "dead") return "not_dead";
-  await requeue(sql, sql`id = ${eventId}`);
-  return "queued";
+export interface RetryReport {
+  /** Dead deliveries queued again with a fresh snapshot. */
+  requeued: number;
+  /** Dead deliveries whose record no longer exists (discarded instead). */
+  gone: number;
 }
 
-export async function retryAllDead(sql: Sql): Promise<number> {
-  return await requeue(sql, sql`true`);
+export async function retryDead(sql: Pool, filter: DeliveryFilter): Promise<RetryReport> {
+  const dead = await sql<{ event_id: string; destination: string; record_type: RecordType; record_id: string }[]>`
+    select d.event_id, d.destination, e.record_type, d.record_id
+    from crm_deliveries d join crm_events e on e.id = d.event_id
+    where d.state = 'dead' and ${filterSql(sql, { ...filter, state: undefined })}
+    order by d.seq`;
+  const report: RetryReport = { requeued: 0, gone: 0 };
+  for (const row of dead) {
+    await sql.begin(async (tx) => {
+      const [still] = await tx`select 1 from crm_deliveries where event_id = ${row.event_id}
+                               and destination = ${row.destination} and state = 'dead' for update`;
+      if (!still) return;
+      const event = await currentSnapshot(tx, row.record_type, row.record_id, { lock: true });
+      if (!event) {
+        await tx`update crm_deliveries set state = 'discarded', updated_at = now(), last_error = 'record no longer exists'
+                 where event_id = ${row.event_id} and destination = ${row.destination}`;
+        report.gone++;
+        return;
+      }
+      await tx`update crm_deliveries set state = 'superseded', updated_at = now()
+               where event_id = ${row.event_id} and destination = ${row.destination}`;
+      await tx`
+        with ev as (
+          insert into crm_events (id, type, record_type, record_id, data, fanout)
+          values (${event.id}, ${event.type}, ${event.recordType}, ${event.recordId}, ${tx.json(event.data as never)}, 1)
+          returning id, seq)
+        insert into crm_deliveries (event_id, destination, record_id, seq)
+        select ev.id, ${row.destination}, ${row.record_id}, ev.seq from ev`;
+      report.requeued++;
+    });
+    // Later deliveries parked behind the dead one: its replacement is newer, so they go (or are superseded) now.
+    await unpark(sql, [{ destination: row.destination, recordId: row.record_id }]);
+  }
+  return report;
 }
 
-async function requeue(sql: Sql, where: ReturnType<Sql>): Promise<number> {
+/** Pending deliveries matching the filter become due now. */
+export async function sendPendingNow(sql: Pool, filter: DeliveryFilter): Promise<number> {
   const rows = await sql`
-    update crm_events
-    set state = 'pending', attempts = 0, next_attempt_at = now(), locked_until = null,
-        claim_token = null, updated_at = now()
-    where state = 'dead' and ${where}
-    returning id`;
+    update crm_deliveries d set next_attempt_at = now(), updated_at = now()
+    from crm_events e
+    where e.id = d.event_id and d.state = 'pending' and d.next_attempt_at > now()
+      and ${filterSql(sql, { ...filter, state: undefined })}
+    returning d.event_id`;
+  return rows.length;
+}
+
+/** Gives up on dead deliveries on purpose: their records are unblocked. */
+export async function discardDead(sql: Pool, filter: DeliveryFilter): Promise<number> {
+  const rows = await sql<{ destination: string; record_id: string }[]>`
+    update crm_deliveries d set state = 'discarded', updated_at = now()
+    from crm_events e
+    where e.id = d.event_id and d.state = 'dead' and ${filterSql(sql, { ...filter, state: undefined })}
+    returning d.destination, d.record_id`;
+  await unpark(sql, rows.map((r) => ({ destination: r.destination, recordId: r.record_id })));
   return rows.length;
 }

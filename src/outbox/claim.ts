@@ -1,67 +1,171 @@
 /**
- * Claims due events with a lease. Only the oldest undelivered event of an
- * aggregate is ever claimable: a `pending` (even in flight) or `dead` earlier
- * event blocks the later ones, so a request's events reach the CRM in order.
- * `for update skip locked` lets any number of deliverers run side by side.
- *
- * "Is this event its aggregate's head?" is asked as a correlated subquery, not
- * as NOT EXISTS: the anti-join form collapses into a scan of every pending row
- * per candidate when statistics are stale (measured: 187 ms against 0.16 ms
- * for 10,000 pending events), exactly when a backlog needs draining.
+ * Claims due deliveries of one destination with a lease, in one statement:
+ * - only the head of a record (no earlier pending, blocked or dead delivery of
+ *   that record at this destination) is ever claimed, so a record's events
+ *   arrive in order, per destination;
+ * - when later snapshots of the record wait behind the head, the newest goes
+ *   instead and the ones in between are `superseded` (every event body is a
+ *   full snapshot: the destination ends with the same data, sooner);
+ * - the destination's gate: paused, throttled or circuit open → nothing
+ *   (a circuit open past its time lets one probe through); and its rate-limit
+ *   bucket (tokens refilled at `perSecond`, at most `burst`), shared by every
+ *   sweeper through the crm_destinations row.
+ * Due rows found behind an earlier delivery are returned as `behind` so the
+ * caller parks them (./park.ts): a parked (`blocked`) row is out of the due
+ * index, so a backlog behind dead heads costs the claim nothing.
  */
 import type { Sql } from "../db/sql.ts";
-import type { ClaimedEvent } from "./types.ts";
+import type { RateLimit } from "../destinations/types.ts";
+import type { ClaimedDelivery, EventType, RecordType } from "./types.ts";
 
 export interface ClaimOptions {
+  destination: string;
   limit: number;
   leaseMs: number;
-  /** Claim only this event (immediate delivery after a function's commit). */
+  /** Pace through the destination's bucket (the sweeper); omit for the immediate path. */
+  rate?: RateLimit;
+  /** Only this event's delivery (the immediate path, after a function's commit). */
   eventId?: string;
-  /** Claim only the head of this aggregate (delivering its next event at once). */
-  aggregateId?: string;
+  /** Only this record's head (sending a record's next delivery at once). */
+  recordId?: string;
 }
 
-interface ClaimedRow {
-  id: string;
-  destination: string;
-  endpoint: ClaimedEvent["endpoint"];
-  aggregate_id: string;
-  body: Record<string, unknown>;
-  attempts: number;
-  claim_token: string;
+export interface ClaimResult {
+  claimed: ClaimedDelivery[];
+  /** Due deliveries waiting behind an earlier one of their record: park them. */
+  behind: string[];
+  /** Heads that were due but not granted (rate limit): the caller may wait for tokens. */
+  waiting: number;
 }
 
-export async function claimDue(sql: Sql, opts: ClaimOptions): Promise<ClaimedEvent[]> {
-  const rows = await sql<ClaimedRow[]>`
-    with due as (
-      select e.id from crm_events e
-      where e.state = 'pending'
-        and e.next_attempt_at <= now()
-        and (e.locked_until is null or e.locked_until <= now())
-        and (${opts.eventId ?? null}::uuid is null or e.id = ${opts.eventId ?? null}::uuid)
-        and (${opts.aggregateId ?? null}::uuid is null or e.aggregate_id = ${opts.aggregateId ?? null}::uuid)
-        and e.seq = (
-          select head.seq from crm_events head
-          where head.aggregate_id = e.aggregate_id and head.state in ('pending', 'dead')
-          order by head.seq limit 1)
-      order by e.next_attempt_at, e.seq
-      limit ${opts.limit}
-      for update of e skip locked
+interface Row {
+  kind: "claimed" | "behind" | "waiting";
+  event_id: string | null;
+  record_id: string | null;
+  seq: string | null;
+  attempts: number | null;
+  claim_token: string | null;
+  type: EventType | null;
+  record_type: RecordType | null;
+  created_at: Date | null;
+  data: Record<string, unknown> | null;
+  remote: Record<string, string> | null;
+  n: number | null;
+}
+
+export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> {
+  const d = opts.destination;
+  // Look at a few more due rows than we may take, so rows behind a head do not starve the batch.
+  const scan = opts.eventId ? 1 : Math.max(opts.limit * 2, 8);
+  const bucket = opts.rate
+    ? sql`bucket as (
+        select least(${opts.rate.burst}::float8,
+                     coalesce(tokens, ${opts.rate.burst}::float8)
+                     + extract(epoch from now() - refilled_at) * ${opts.rate.perSecond}::float8) as avail
+        from crm_destinations where name = ${d} for update),`
+    : sql`bucket as (select 1e9::float8 as avail),`;
+  const takeTokens = opts.rate
+    ? sql`, spend as (
+        update crm_destinations b set tokens = (select avail from bucket) - (select count(*) from granted),
+               refilled_at = now()
+        where b.name = ${d})`
+    : sql``;
+  const rows = await sql<Row[]>`
+    with gate as (
+      select coalesce(bool_and(paused_at is null
+                      and (throttled_until is null or throttled_until <= now())
+                      and (circuit_open_until is null or circuit_open_until <= now())), true) as open,
+             coalesce(bool_or(circuit_open_until is not null), false) as probing
+      from crm_destinations where name = ${d}
+    ),
+    ${bucket}
+    cand as (
+      select c.event_id, c.record_id, c.seq, c.next_attempt_at from crm_deliveries c
+      where c.destination = ${d} and c.state = 'pending' and c.next_attempt_at <= now()
+        and (c.locked_until is null or c.locked_until <= now())
+        and (${opts.eventId ?? null}::uuid is null or c.event_id = ${opts.eventId ?? null}::uuid)
+        and (${opts.recordId ?? null}::uuid is null or c.record_id = ${opts.recordId ?? null}::uuid)
+        and (select open from gate)
+      order by c.next_attempt_at, c.seq
+      limit ${scan}
+      for update of c skip locked
+    ),
+    heads as (
+      select c.*, not exists (
+        select 1 from crm_deliveries h
+        where h.destination = ${d} and h.record_id = c.record_id and h.seq < c.seq
+          and h.state in ('pending', 'blocked', 'dead')) as is_head
+      from cand c
+    ),
+    picked as (
+      select h.event_id, h.record_id, h.seq as head_seq,
+             coalesce((select m.seq from crm_deliveries m
+                       where m.destination = ${d} and m.record_id = h.record_id and m.seq > h.seq
+                         and m.state in ('pending', 'blocked', 'dead')
+                       order by m.seq desc limit 1), h.seq) as last_seq,
+             row_number() over (order by h.next_attempt_at, h.seq) as rn
+      from heads h where h.is_head
+    ),
+    granted as (
+      select p.* from picked p, gate g
+      where p.rn <= least(${opts.limit}, case when g.probing then 1 else ${opts.limit} end, (select floor(avail) from bucket))
+    )${takeTokens},
+    -- The newest waiting snapshot goes instead of the head, unless a dead one is in between.
+    target as (
+      select g.record_id, g.head_seq,
+             coalesce((select max(m.seq) from crm_deliveries m
+                       where m.destination = ${d} and m.record_id = g.record_id
+                         and m.seq > g.head_seq and m.seq <= g.last_seq and m.state in ('pending', 'blocked')
+                         and not exists (select 1 from crm_deliveries x
+                                         where x.destination = ${d} and x.record_id = g.record_id
+                                           and x.seq > g.head_seq and x.seq < m.seq and x.state = 'dead')),
+                       g.head_seq) as target_seq
+      from granted g
+    ),
+    sup as (
+      update crm_deliveries s set state = 'superseded', locked_until = null, claim_token = null, updated_at = now()
+      from target t
+      where s.destination = ${d} and s.record_id = t.record_id and s.seq >= t.head_seq and s.seq < t.target_seq
+        and s.state in ('pending', 'blocked')
+    ),
+    claimed as (
+      update crm_deliveries c set state = 'pending', locked_until = now() + ${opts.leaseMs} * interval '1 millisecond',
+             claim_token = gen_random_uuid(), updated_at = now()
+      from target t
+      where c.destination = ${d} and c.record_id = t.record_id and c.seq = t.target_seq
+      returning c.event_id, c.record_id, c.seq, c.attempts, c.claim_token
     )
-    update crm_events c
-    set attempts = c.attempts + 1,
-        locked_until = now() + ${opts.leaseMs} * interval '1 millisecond',
-        claim_token = gen_random_uuid(),
-        updated_at = now()
-    from due where c.id = due.id
-    returning c.id, c.destination, c.endpoint, c.aggregate_id, c.body, c.attempts, c.claim_token`;
-  return rows.map((r) => ({
-    id: r.id,
-    destination: r.destination,
-    endpoint: r.endpoint,
-    aggregateId: r.aggregate_id,
-    body: r.body,
-    attempts: r.attempts,
-    claimToken: r.claim_token,
-  }));
+    select 'claimed' as kind, c.event_id, c.record_id, c.seq::text as seq, c.attempts, c.claim_token,
+           e.type, e.record_type, e.created_at, e.data,
+           (select jsonb_object_agg(r.kind, r.remote_id) from crm_remote_ids r
+            where r.destination = ${d} and r.record_id = c.record_id) as remote,
+           null::int as n
+    from claimed c join crm_events e on e.id = c.event_id
+    union all
+    select 'behind', h.event_id, null, null, null, null, null, null, null, null, null, null
+    from heads h where not h.is_head
+    union all
+    select 'waiting', null, null, null, null, null, null, null, null, null, null,
+           ((select count(*) from picked) - (select count(*) from granted))::int`;
+  const result: ClaimResult = { claimed: [], behind: [], waiting: 0 };
+  for (const r of rows) {
+    if (r.kind === "behind") result.behind.push(r.event_id!);
+    else if (r.kind === "waiting") result.waiting = r.n ?? 0;
+    else {
+      result.claimed.push({
+        eventId: r.event_id!,
+        destination: d,
+        recordId: r.record_id!,
+        seq: Number(r.seq),
+        type: r.type!,
+        recordType: r.record_type!,
+        createdAt: r.created_at!.toISOString(),
+        data: r.data!,
+        attempts: r.attempts!,
+        claimToken: r.claim_token!,
+        remote: r.remote ?? {},
+      });
+    }
+  }
+  return result;
 }

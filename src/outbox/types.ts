@@ -1,34 +1,67 @@
-export type EventState = "pending" | "delivered" | "dead" | "skipped";
-export type CrmEndpoint = "/leads" | "/requests";
-export type AggregateType = "lead" | "callback" | "request";
+import type { AttemptOutcome, EventType, RecordType } from "../destinations/types.ts";
+
+export type { EventType, RecordType };
+export type DeliveryState = "pending" | "blocked" | "delivered" | "dead" | "discarded" | "superseded";
 
 /** An event about to be written in the same statement as its business row. */
-export interface NewCrmEvent {
+export interface NewEvent {
   id: string;
-  endpoint: CrmEndpoint;
-  aggregateType: AggregateType;
-  aggregateId: string;
-  body: Record<string, unknown>;
+  type: EventType;
+  recordType: RecordType;
+  recordId: string;
+  /** The CONTRACT §3 body of the event. */
+  data: Record<string, unknown>;
 }
 
 /**
- * The first lease of an event, taken when it is written: the function that
- * writes an event for a brand-new lead, callback or request (nothing earlier
- * can exist for it) owns its first attempt without a separate claim. If that
- * function dies, the sweeper takes the event once the lease runs out.
+ * Which deliveries an event gets, decided by the writer from its config: one
+ * per enabled destination. `lease`: only for the first event of a brand-new
+ * record (nothing earlier can exist for it), whose writer then owns the first
+ * attempt of every delivery without a claim; if it dies, the sweeper takes
+ * them over once the lease runs out.
  */
-export interface FirstLease {
-  claimToken: string;
-  leaseMs: number;
+export interface Fanout {
+  destinations: Array<{ name: string; leaseMs: number }>;
+  lease?: { claimToken: string };
 }
 
-/** An event a deliverer holds a lease on. `claimToken` proves the lease is still its own. */
-export interface ClaimedEvent {
-  id: string;
+/** A delivery a deliverer holds a lease on. `claimToken` proves the lease is still its own. */
+export interface ClaimedDelivery {
+  eventId: string;
   destination: string;
-  endpoint: CrmEndpoint;
-  aggregateId: string;
-  body: Record<string, unknown>;
+  recordId: string;
+  seq: number;
+  type: EventType;
+  recordType: RecordType;
+  createdAt: string;
+  data: Record<string, unknown>;
+  /** Attempts made before this one. */
   attempts: number;
   claimToken: string;
+  /** Remote ids the destination created for this record so far. */
+  remote: Record<string, string>;
+}
+
+/** One finished attempt, as the completer records it. */
+export interface AttemptRecord {
+  delivery: ClaimedDelivery;
+  outcome: AttemptOutcome;
+  durationMs: number;
+  /** The state the delivery moves to. */
+  state: "delivered" | "pending" | "dead";
+  /** For `pending`: when to try again. */
+  retryInMs: number;
+  /** Whether this attempt counts against the retry schedule. */
+  counted: boolean;
+}
+
+export interface RecordedAttempt {
+  eventId: string;
+  destination: string;
+  recordId: string;
+  /** False when the lease was lost to another deliverer (nothing was written but the attempt log). */
+  completed: boolean;
+  state: DeliveryState | null;
+  /** Delivered, and a later delivery of the same record waits at this destination. */
+  hasNext: boolean;
 }

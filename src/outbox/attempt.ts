@@ -1,0 +1,131 @@
+/**
+ * One attempt of a claimed delivery: the destination's calls, the outcome
+ * turned into the delivery's next state (retry schedule, Retry-After, vendor
+ * quota, circuit), the attempt recorded (batched) and logged as one JSON line.
+ */
+import type { AttemptOutcome, DestinationContext } from "../destinations/types.ts";
+import { noteServerFailure, pauseDestination, throttleDestination } from "./destination-events.ts";
+import type { Outbox } from "./outbox.ts";
+import { maskKnownValues } from "./mask-answer.ts";
+import { nextRetryDelay } from "./retry-schedule.ts";
+import type { AttemptRecord, ClaimedDelivery, RecordedAttempt } from "./types.ts";
+
+export type AttemptResult = "delivered" | "retry" | "dead" | "throttled" | "paused" | "lease_lost";
+
+/** How long a delivery of a paused destination waits before it is looked at again. */
+const PAUSED_RECHECK_MS = 60_000;
+
+export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<RecordedAttempt & { result: AttemptResult }> {
+  const dest = ob.destinations.get(delivery.destination);
+  const started = performance.now();
+  let outcome: AttemptOutcome;
+  if (!dest) {
+    outcome = { kind: "retry", httpStatus: null, error: `destination ${delivery.destination} is not configured in this function` };
+  } else {
+    try {
+      outcome = await dest.module.deliver(
+        { id: delivery.eventId, type: delivery.type, recordType: delivery.recordType, recordId: delivery.recordId,
+          createdAt: delivery.createdAt, data: delivery.data, attempt: delivery.attempts + 1 },
+        dest.settings,
+        context(ob, delivery),
+      );
+    } catch (err) {
+      outcome = { kind: "retry", httpStatus: null, error: `${delivery.destination}: ${(err as Error)?.message ?? String(err)}` };
+    }
+  }
+  outcome = maskKnownValues(outcome, delivery.data);
+  const durationMs = Math.round(performance.now() - started);
+  const record = await nextState(ob, delivery, outcome, durationMs);
+
+  let recorded: RecordedAttempt;
+  try {
+    recorded = await ob.completer.record(record);
+  } catch (err) {
+    ob.log.error("crm attempt could not be recorded; its lease runs out and it is retried", {
+      function: ob.origin, destination: delivery.destination, event_id: delivery.eventId, error: (err as Error).message,
+    });
+    await ob.sql`update crm_deliveries set locked_until = null, claim_token = null
+                 where event_id = ${delivery.eventId} and destination = ${delivery.destination}
+                   and claim_token = ${delivery.claimToken}`.catch(() => {});
+    recorded = { eventId: delivery.eventId, destination: delivery.destination, recordId: delivery.recordId, completed: false, state: null, hasNext: false };
+  }
+  const result: AttemptResult = !recorded.completed ? "lease_lost"
+    : outcome.kind === "throttled" ? "throttled"
+    : outcome.kind === "pause" ? "paused"
+    : record.state === "dead" ? "dead" : record.state === "delivered" ? "delivered" : "retry";
+  await destinationEffects(ob, delivery.destination, outcome).catch((err) =>
+    ob.log.error("crm destination state not updated", { destination: delivery.destination, error: (err as Error).message }));
+
+  const line = {
+    function: ob.origin,
+    destination: delivery.destination,
+    event_id: delivery.eventId,
+    type: delivery.type,
+    endpoint: delivery.type === "request.upserted" ? "/requests" : "/leads",
+    attempt: delivery.attempts + 1,
+    http_status: outcome.httpStatus,
+    duration_ms: durationMs,
+    outcome: result,
+    ...("error" in outcome ? { error: outcome.error } : {}),
+    ...(record.state === "pending" ? { retry_in_ms: Math.round(record.retryInMs) } : {}),
+  };
+  if (result === "delivered") ob.log.info("crm delivery", line);
+  else ob.log.warn("crm delivery", line);
+  return { ...recorded, result };
+}
+
+function context(ob: Outbox, delivery: ClaimedDelivery): DestinationContext {
+  const doFetch = ob.fetch ?? fetch;
+  return {
+    fetch: (input, init) => doFetch(input, { redirect: "manual", ...init, signal: AbortSignal.timeout(ob.timeoutMs) }),
+    remote: {
+      get: (kind) => delivery.remote[kind],
+      async set(kind, id) {
+        delivery.remote[kind] = id;
+        await ob.sql`
+          insert into crm_remote_ids (destination, record_id, kind, remote_id)
+          values (${delivery.destination}, ${delivery.recordId}, ${kind}, ${id})
+          on conflict (destination, record_id, kind) do update set remote_id = excluded.remote_id`;
+      },
+    },
+    log: ob.log.child({ function: ob.origin, destination: delivery.destination }),
+  };
+}
+
+async function nextState(ob: Outbox, delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number): Promise<AttemptRecord> {
+  const base = { delivery, outcome, durationMs };
+  switch (outcome.kind) {
+    case "delivered":
+      return { ...base, state: "delivered", retryInMs: 0, counted: true };
+    case "dead":
+      return { ...base, state: "dead", retryInMs: 0, counted: true };
+    case "throttled":
+      return { ...base, state: "pending", retryInMs: Math.max(0, outcome.resumeAt - Date.now()), counted: false };
+    case "pause":
+      return { ...base, state: "pending", retryInMs: PAUSED_RECHECK_MS, counted: false };
+    case "retry": {
+      const delay = nextRetryDelay(ob.retryScheduleMs, delivery.attempts + 1, outcome.retryAfterMs);
+      if (delay !== null) return { ...base, state: "pending", retryInMs: delay, counted: true };
+      // Out of retries — unless the whole destination is down: then nothing dies while its circuit is open.
+      const gate = await ob.states.get(delivery.destination);
+      if (gate.circuitOpen) return { ...base, state: "pending", retryInMs: ob.retryScheduleMs.at(-1)!, counted: false };
+      return { ...base, state: "dead", retryInMs: 0, counted: true };
+    }
+  }
+}
+
+async function destinationEffects(ob: Outbox, name: string, outcome: AttemptOutcome): Promise<void> {
+  if (outcome.kind === "throttled") {
+    await throttleDestination(ob.sql, name, outcome.resumeAt, outcome.error);
+    ob.states.invalidate();
+  } else if (outcome.kind === "pause") {
+    await pauseDestination(ob.sql, name, outcome.reason, "destination");
+    ob.log.warn("crm destination paused by its answer", { destination: name, reason: outcome.reason });
+    ob.states.invalidate();
+  } else if (outcome.kind === "retry" && (outcome.httpStatus === null || outcome.httpStatus >= 500)) {
+    if (await noteServerFailure(ob.sql, name, outcome.error)) {
+      ob.log.warn("crm destination circuit open", { destination: name, reason: outcome.error });
+      ob.states.invalidate();
+    }
+  }
+}
