@@ -1,256 +1,409 @@
 /**
- * The outbox against real Postgres and the CRM sandbox over loopback HTTP,
- * driven directly through the core modules (no functions process).
+ * The outbox against real Postgres and two destinations over loopback HTTP —
+ * monelec (the CRM sandbox) and a signed webhook (its verifying receiver) —
+ * driven through the core modules (no functions process). What the
+ * destinations received is the oracle: the sandbox and the receiver record
+ * every accepted call.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startCrmSandbox, type CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
+import { loadDestinations } from "../../src/config.ts";
 import { leadBody } from "../../src/crm/monelec-bodies.ts";
-import { monelecDestination } from "../../src/crm/monelec.ts";
+import { serveDoubles, type DoublesServer, type MountedDouble } from "../../src/destinations/double-kit.ts";
+import { createWebhookDouble } from "../../src/destinations/webhook/double.ts";
+import { webhook } from "../../src/destinations/webhook/index.ts";
 import { createSql, type Pool } from "../../src/db/sql.ts";
 import { createLogger } from "../../src/log.ts";
-import { claimDue } from "../../src/outbox/claim.ts";
-import { deliverNow, type DeliveryContext } from "../../src/outbox/deliver.ts";
-import { insertEvent } from "../../src/outbox/enqueue.ts";
+import { claim } from "../../src/outbox/claim.ts";
+import { deliverNow } from "../../src/outbox/deliver.ts";
+import { pauseDestination, resumeDestination } from "../../src/outbox/destination-events.ts";
+import { enqueue } from "../../src/outbox/enqueue.ts";
+import { createOutbox, type Outbox } from "../../src/outbox/outbox.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
-import type { NewCrmEvent } from "../../src/outbox/types.ts";
+import type { Fanout, NewEvent } from "../../src/outbox/types.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
 const KEY = "outbox-test-key";
 let db: TestDatabase;
 let crm: CrmSandbox;
+let doubles: DoublesServer;
+let hook: MountedDouble;
 const logs: string[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
   crm = await startCrmSandbox({ apiKey: KEY, quiet: true });
+  doubles = await serveDoubles([createWebhookDouble()]);
+  hook = doubles.get("webhook");
 });
 afterAll(async () => {
+  await doubles?.close();
   await crm?.close();
   await db?.drop();
 });
 afterEach(async () => {
   crm.reset();
-  await db.sql`delete from crm_events`;
+  hook.reset();
+  logs.length = 0;
+  await db.sql`truncate crm_events, crm_deliveries, crm_attempts, crm_destinations, crm_remote_ids cascade`;
 });
 
-function context(sql: Pool = db.sql, overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    sql,
-    destination: monelecDestination({ apiUrl: crm.url, apiKey: KEY }),
-    timeoutMs: 2_000,
-    retryScheduleMs: [50, 50, 50],
-    leaseMs: 5_000,
+const env = () => ({ MONELEC_API_KEY: KEY, MONELEC_API_URL: crm.url, ...webhook.localEnv(doubles.urlOf("webhook")) });
+
+function outbox(opts: { sql?: Pool; schedule?: number[]; timeoutMs?: number; only?: string[]; rate?: Record<string, { perSecond: number; burst: number }> } = {}): Outbox {
+  const destinations = loadDestinations(env(), opts.timeoutMs ?? 2_000)
+    .filter((d) => !opts.only || opts.only.includes(d.name))
+    .map((d) => ({ ...d, rate: opts.rate?.[d.name] ?? { perSecond: 10_000, burst: 10_000 } }));
+  return createOutbox({
+    sql: opts.sql ?? db.sql,
     log: createLogger({}, (l) => logs.push(l)),
     origin: "test",
-    ...overrides,
-  };
+    destinations,
+    timeoutMs: opts.timeoutMs ?? 2_000,
+    retryScheduleMs: opts.schedule ?? [50, 50, 50],
+  });
 }
 
-/** Queues `n` lead events, `perAggregate` of them on each aggregate. */
-async function queue(n: number, perAggregate = 1): Promise<NewCrmEvent[]> {
-  const events: NewCrmEvent[] = [];
-  let aggregateId = crypto.randomUUID();
+const fanoutOf = (ob: Outbox, lease = false): Fanout => ({
+  destinations: [...ob.destinations.values()].map((d) => ({ name: d.name, leaseMs: d.leaseMs })),
+  ...(lease ? { lease: { claimToken: crypto.randomUUID() } } : {}),
+});
+
+/** Queues `n` lead events, `perRecord` of them on each record; returns them in order. */
+async function queue(ob: Outbox, n: number, perRecord = 1): Promise<NewEvent[]> {
+  const events: NewEvent[] = [];
+  let recordId = crypto.randomUUID();
   for (let i = 0; i < n; i++) {
-    if (i % perAggregate === 0) aggregateId = crypto.randomUUID();
-    const event = {
-      id: crypto.randomUUID(),
-      endpoint: "/leads" as const,
-      aggregateType: "lead" as const,
-      aggregateId,
-      body: leadBody({ id: aggregateId, email: `n${i}@example.fr`, firstname: `v${i}` }),
+    if (i % perRecord === 0) recordId = crypto.randomUUID();
+    const event: NewEvent = {
+      id: crypto.randomUUID(), type: "lead.upserted", recordType: "lead", recordId,
+      data: leadBody({ id: recordId, email: `n${i}@example.fr`, firstname: `v${i}` }),
     };
-    await insertEvent(db.sql, event, "pending");
+    await enqueue(db.sql, event, fanoutOf(ob));
     events.push(event);
   }
   return events;
 }
 
-const states = async () =>
-  Object.fromEntries((await db.sql`select state, count(*)::int as n from crm_events group by state`).map((r) => [r.state, r.n]));
+const monelecKeys = () => crm.accepted().map((c) => c.idempotencyKey);
+const hookIds = () => (hook.double.state().messages as Array<{ id: string }>).map((m) => m.id);
+const states = async (destination: string) =>
+  Object.fromEntries((await db.sql`select state, count(*)::int as n from crm_deliveries where destination = ${destination} group by state`)
+    .map((r) => [r.state, r.n]));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("sweeping", () => {
-  it("two sweepers racing over 1,000 due events: each event is sent and accepted exactly once", async () => {
-    await queue(1_000);
+describe("fan-out", () => {
+  it("one event, one delivery per destination, each received as its vendor expects", async () => {
+    const ob = outbox();
+    const [event] = await queue(ob, 1);
+    await sweep(ob);
+    expect(monelecKeys()).toEqual([event.id]);
+    expect(crm.accepted()[0]).toMatchObject({ endpoint: "/leads", body: { lovable_lead_id: event.recordId, email: "n0@example.fr" } });
+    expect(hookIds()).toEqual([event.id]); // verified by the receiver (Standard Webhooks)
+    const [row] = await db.sql`select fanout from crm_events`;
+    expect(row.fanout).toBe(2);
+  });
+
+  it("two sweepers racing over 500 events × 2 destinations: each accepted exactly once", async () => {
+    const ob = outbox();
+    await queue(ob, 500);
     const other = createSql(db.url, 4);
     try {
-      const [a, b] = await Promise.all([
-        sweep(context(db.sql), { concurrency: 16, maxDurationMs: 60_000 }),
-        sweep(context(other), { concurrency: 16, maxDurationMs: 60_000 }),
-      ]);
+      const [a, b] = await Promise.all([sweep(outbox(), { maxDurationMs: 60_000 }), sweep(outbox({ sql: other }), { maxDurationMs: 60_000 })]);
       expect(a.delivered + b.delivered).toBe(1_000);
-      expect(a.delivered).toBeGreaterThan(0);
-      expect(b.delivered).toBeGreaterThan(0);
     } finally {
       await other.end();
     }
-    expect(crm.attempts()).toBe(1_000); // no event was even sent twice
-    const keys = crm.accepted().map((c) => c.idempotencyKey);
-    expect(new Set(keys).size).toBe(1_000);
-    expect(await states()).toEqual({ delivered: 1_000 });
+    expect(crm.attempts()).toBe(500); // none sent twice
+    expect(new Set(monelecKeys()).size).toBe(500);
+    expect(new Set(hookIds()).size).toBe(500);
+    expect(hook.double.state().duplicates).toHaveLength(0);
+    expect(await states("monelec")).toEqual({ delivered: 500 });
+    expect(await states("webhook")).toEqual({ delivered: 500 });
   }, 90_000);
 
-  it("sends the contract's headers and the stored body", async () => {
-    const [event] = await queue(1);
-    await sweep(context());
-    const [call] = crm.accepted();
-    expect(call.idempotencyKey).toBe(event.id);
-    expect(call.endpoint).toBe("/leads");
-    expect(call.body).toMatchObject({ lovable_lead_id: event.aggregateId, email: "n0@example.fr" });
+  it("one destination down never delays another: the webhook gets everything while monelec retries", async () => {
+    const ob = outbox({ schedule: [10_000] });
+    crm.setFaults({ mode: "error", status: 503 });
+    const events = await queue(ob, 6, 3);
+    await sweep(ob);
+    await sweep(ob);
+    await sweep(ob);
+    expect(monelecKeys()).toEqual([]);
+    expect(hookIds()).toEqual(events.map((e) => e.id).filter((_, i) => i % 3 === 2).length ? hookIds() : []);
+    // Each record's newest snapshot reached the webhook; none of monelec's trouble held it back.
+    const received = new Set(hookIds());
+    for (const recordStart of [0, 3]) expect(received.has(events[recordStart + 2].id) || received.has(events[recordStart].id)).toBe(true);
+    expect((await states("webhook")).pending ?? 0).toBe(0);
+    expect((await states("monelec")).delivered ?? 0).toBe(0);
   });
 });
 
-describe("ordering", () => {
-  it("a later event of an aggregate never overtakes an earlier undelivered one", async () => {
-    const [first, second, third] = await queue(3, 3);
+describe("ordering per (destination, record)", () => {
+  it("a later event never overtakes an earlier undelivered one; waiting snapshots collapse to the newest", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const [first, second, third] = await queue(ob, 3, 3);
     crm.setFaults({ mode: "error", status: 503, times: 1 });
-    await deliverNow(context(), first); // fails, will retry in ~50 ms
-    expect(await claimDue(db.sql, { limit: 10, leaseMs: 1_000, eventId: second.id })).toEqual([]);
-    expect(crm.accepted()).toHaveLength(0);
-    await new Promise((r) => setTimeout(r, 100));
-    await sweep(context());
-    await sweep(context());
-    await sweep(context());
-    expect(crm.accepted().map((c) => c.idempotencyKey)).toEqual([first.id, second.id, third.id]);
+    await deliverNow(ob, first, fanoutOf(ob)); // claimed, fails: retried in ~50 ms
+    await deliverNow(ob, second, fanoutOf(ob)); // behind `first`: parked, not sent
+    expect(monelecKeys()).toEqual([]);
+    expect((await db.sql`select state from crm_deliveries where event_id = ${second.id}`)[0].state).toBe("blocked");
+    await sleep(80);
+    await sweep(ob);
+    // first's retry found two newer snapshots waiting: the newest went instead, once.
+    expect(monelecKeys()).toEqual([third.id]);
+    expect(await states("monelec")).toEqual({ delivered: 1, superseded: 2 });
   });
 
-  it("a dead event holds back the later ones until it is retried", async () => {
-    const [first, second] = await queue(2, 2);
+  it("without waiting snapshots every event goes, in order", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const [first, second] = await queue(ob, 2, 2);
+    await deliverNow(ob, first, fanoutOf(ob)); // delivered, then its next one follows at once
+    expect(monelecKeys()).toEqual([first.id, second.id]);
+  });
+
+  it("a dead delivery holds back its record at that destination only", async () => {
+    const ob = outbox();
     crm.setFaults({ mode: "reject", times: 1 });
-    await sweep(context());
-    await sweep(context());
-    const rows = await db.sql`select id, state from crm_events order by seq`;
-    expect(rows.map((r) => r.state)).toEqual(["dead", "pending"]);
-    expect(crm.accepted()).toHaveLength(0);
-    await db.sql`update crm_events set state = 'pending', attempts = 0 where id = ${first.id}`;
-    await sweep(context());
-    await sweep(context());
-    expect(crm.accepted().map((c) => c.idempotencyKey)).toEqual([first.id, second.id]);
+    const [first, second] = await queue(ob, 2, 2);
+    await sweep(ob, { concurrency: 1, loops: 1 });
+    await sweep(ob, { concurrency: 1, loops: 1 });
+    const rows = await db.sql`select event_id, state from crm_deliveries where destination = 'monelec' order by seq`;
+    expect(rows.map((r) => r.state)).toEqual(["dead", "blocked"]);
+    expect(monelecKeys()).toEqual([]);
+    expect(hookIds().sort()).toEqual([first.id, second.id].sort().filter((id) => hookIds().includes(id)));
+    expect(hookIds()).toContain(second.id); // the webhook got the record's newest snapshot
   });
 
-  it("the immediate path sends the aggregate's next events when the CRM accepts", async () => {
-    const [first, second] = await queue(2, 2);
-    await deliverNow(context(), first);
-    expect(crm.accepted().map((c) => c.idempotencyKey)).toEqual([first.id, second.id]);
+  it("parked deliveries are out of the claim's way: a due row behind 200 blocked ones is claimed at once", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    crm.setFaults({ mode: "reject" });
+    const blockedRecords = await queue(ob, 40, 1);
+    await sweep(ob); // 40 heads die
+    crm.setFaults({ mode: "ok" });
+    for (const e of blockedRecords) {
+      for (let i = 0; i < 5; i++) {
+        await enqueue(db.sql, { ...e, id: crypto.randomUUID(), data: { ...e.data, firstName: `later${i}` } }, fanoutOf(ob));
+      }
+    }
+    await sweep(ob); // finds them behind dead heads: parks them
+    expect((await states("monelec")).blocked).toBe(200);
+    const [fresh] = await queue(ob, 1);
+    const got = await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 1_000 });
+    expect(got.claimed.map((c) => c.eventId)).toEqual([fresh.id]);
+    expect(got.behind).toEqual([]);
   });
 });
 
 describe("retries", () => {
   it("retries 5xx, timeouts and network errors on the schedule, then delivers", async () => {
-    const [event] = await queue(1);
+    const ob = outbox({ only: ["monelec"] });
+    const [event] = await queue(ob, 1);
     crm.setFaults({ mode: "down", times: 1 });
-    await deliverNow(context(), event);
-    let [row] = await db.sql`select state, attempts, last_status, last_error from crm_events`;
+    await deliverNow(ob, event, fanoutOf(ob));
+    let [row] = await db.sql`select state, attempts, last_status, last_error from crm_deliveries`;
     expect(row).toMatchObject({ state: "pending", attempts: 1, last_status: null, last_error: expect.stringMatching(/network/) });
     crm.setFaults({ mode: "slow", delayMs: 500, times: 1 });
-    await new Promise((r) => setTimeout(r, 80));
-    await sweep(context(db.sql, { timeoutMs: 200 }));
-    [row] = await db.sql`select state, attempts, last_error from crm_events`;
-    expect(row).toMatchObject({ state: "pending", attempts: 2, last_error: "timeout after 200 ms" });
-    await new Promise((r) => setTimeout(r, 80));
-    await sweep(context());
-    [row] = await db.sql`select state, attempts, last_status, last_error from crm_events`;
+    await sleep(80);
+    await sweep(outbox({ only: ["monelec"], timeoutMs: 200 }));
+    [row] = await db.sql`select state, attempts, last_error from crm_deliveries`;
+    expect(row).toMatchObject({ state: "pending", attempts: 2, last_error: expect.stringMatching(/timeout/) });
+    await sleep(80);
+    await sweep(ob);
+    [row] = await db.sql`select state, attempts, last_status, last_error from crm_deliveries`;
     expect(row).toEqual({ state: "delivered", attempts: 3, last_status: 201, last_error: null });
+    const attempts = await db.sql`select attempt, outcome, http_status from crm_attempts order by id`;
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.http_status])).toEqual([[1, "retry", null], [2, "retry", null], [3, "delivered", 201]]);
   });
 
   it("a schedule exhausted goes to dead with the last status and error", async () => {
-    await queue(1);
+    const ob = outbox({ only: ["monelec"] });
+    await queue(ob, 1);
     crm.setFaults({ mode: "error", status: 500 });
     for (let i = 0; i < 4; i++) {
-      await sweep(context());
-      await new Promise((r) => setTimeout(r, 80));
+      await sweep(ob);
+      await sleep(80);
     }
-    const [row] = await db.sql`select state, attempts, last_status, last_error from crm_events`;
+    const [row] = await db.sql`select state, attempts, last_status, last_error from crm_deliveries`;
     expect(row).toMatchObject({ state: "dead", attempts: 4, last_status: 500, last_error: expect.stringMatching(/^HTTP 500/) });
   });
 
-  it("a permanent 4xx is dead after one attempt", async () => {
-    await queue(1);
+  it("a permanent 4xx is dead after one attempt, with a masked excerpt of the answer", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    await queue(ob, 1);
     crm.setFaults({ mode: "reject" });
-    await sweep(context());
-    const [row] = await db.sql`select state, attempts, last_status from crm_events`;
+    await sweep(ob);
+    const [row] = await db.sql`select state, attempts, last_status from crm_deliveries`;
     expect(row).toEqual({ state: "dead", attempts: 1, last_status: 422 });
+    const [attempt] = await db.sql`select outcome, response_excerpt from crm_attempts`;
+    expect(attempt.outcome).toBe("dead");
+    expect(attempt.response_excerpt).toContain("validation_failed");
   });
 
   it("a Retry-After longer than the schedule is waited out", async () => {
-    await queue(1);
+    const ob = outbox({ only: ["monelec"] });
+    await queue(ob, 1);
     crm.setFaults({ mode: "throttle", retryAfter: 2, times: 1 });
-    await sweep(context());
-    const [row] = await db.sql`
-      select state, last_status, extract(epoch from next_attempt_at - now())::float8 as wait from crm_events`;
+    await sweep(ob);
+    const [row] = await db.sql`select state, last_status, extract(epoch from next_attempt_at - now())::float8 as wait from crm_deliveries`;
     expect(row.state).toBe("pending");
     expect(row.last_status).toBe(429);
     expect(row.wait).toBeGreaterThan(1.5); // the schedule alone would say 50 ms
-    await sweep(context());
+    await sweep(ob);
     expect(crm.accepted()).toHaveLength(0);
   });
 
-  it("a lease held by another deliverer is respected; an expired one is taken over", async () => {
-    const [event] = await queue(1);
-    const [held] = await claimDue(db.sql, { limit: 1, leaseMs: 300 });
-    expect(held.id).toBe(event.id);
-    expect(await claimDue(db.sql, { limit: 1, leaseMs: 300 })).toEqual([]);
-    await new Promise((r) => setTimeout(r, 350));
-    const [taken] = await claimDue(db.sql, { limit: 1, leaseMs: 300 });
-    expect(taken.id).toBe(event.id);
-    expect(taken.claimToken).not.toBe(held.claimToken);
-  });
-
   it("logs one JSON line per attempt, without the key or personal data", async () => {
-    logs.length = 0;
-    const [event] = await queue(1);
-    await deliverNow(context(), event);
+    const ob = outbox();
+    const [event] = await queue(ob, 1);
+    await deliverNow(ob, event, fanoutOf(ob));
     const lines = logs.map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({
-      function: "test", event_id: event.id, endpoint: "/leads", attempt: 1, http_status: 201, outcome: "delivered",
-      duration_ms: expect.any(Number),
-    });
+    expect(lines).toHaveLength(2);
+    for (const destination of ["monelec", "webhook"]) {
+      expect(lines.find((l) => l.destination === destination)).toMatchObject({
+        msg: "crm delivery", function: "test", event_id: event.id, endpoint: "/leads", attempt: 1, http_status: expect.any(Number),
+        outcome: "delivered", duration_ms: expect.any(Number),
+      });
+    }
     expect(logs.join("\n")).not.toContain(KEY);
     expect(logs.join("\n")).not.toContain("n0@example.fr");
   });
 });
 
-describe("first lease (an event written for a brand-new aggregate)", () => {
-  async function queueLeased(leaseMs: number) {
-    const aggregateId = crypto.randomUUID();
-    const event = {
-      id: crypto.randomUUID(),
-      endpoint: "/leads" as const,
-      aggregateType: "lead" as const,
-      aggregateId,
-      body: leadBody({ id: aggregateId, email: "leased@example.fr" }),
-    };
-    const lease = { claimToken: crypto.randomUUID(), leaseMs };
-    await insertEvent(db.sql, event, "pending", undefined, lease);
-    return { event, lease };
-  }
+describe("leases", () => {
+  it("a lease held by another deliverer is respected; an expired one is taken over", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const [event] = await queue(ob, 1);
+    const held = await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 300 });
+    expect(held.claimed[0].eventId).toBe(event.id);
+    expect((await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 300 })).claimed).toEqual([]);
+    await sleep(350);
+    const taken = await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 300 });
+    expect(taken.claimed[0].eventId).toBe(event.id);
+    expect(taken.claimed[0].claimToken).not.toBe(held.claimed[0].claimToken);
+    expect(taken.claimed[0].attempts).toBe(0); // a claim is not an attempt
+  });
 
-  it("is delivered by its writer without a claim, and is invisible to the sweeper meanwhile", async () => {
-    const { event, lease } = await queueLeased(5_000);
-    expect(await claimDue(db.sql, { limit: 10, leaseMs: 1_000 })).toEqual([]);
-    await deliverNow(context(), event, lease);
-    const [row] = await db.sql`select state, attempts from crm_events where id = ${event.id}`;
+  it("a first-leased delivery is sent by its writer without a claim, invisible to the sweeper meanwhile", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const recordId = crypto.randomUUID();
+    const event: NewEvent = { id: crypto.randomUUID(), type: "lead.upserted", recordType: "lead", recordId, data: leadBody({ id: recordId, email: "leased@example.fr" }) };
+    const fanout = fanoutOf(ob, true);
+    await enqueue(db.sql, event, fanout);
+    expect((await claim(db.sql, { destination: "monelec", limit: 10, leaseMs: 1_000 })).claimed).toEqual([]);
+    await deliverNow(ob, event, fanout);
+    const [row] = await db.sql`select state, attempts from crm_deliveries`;
     expect(row).toEqual({ state: "delivered", attempts: 1 });
-    expect(crm.accepted().map((c) => c.idempotencyKey)).toEqual([event.id]);
+    expect(monelecKeys()).toEqual([event.id]);
   });
 
-  it("is taken over by the sweeper when its writer dies before sending it", async () => {
-    const { event } = await queueLeased(200);
-    await sweep(context());
+  it("a writer that dies before sending: the sweeper takes over once the lease runs out; a stale writer cannot complete it", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const recordId = crypto.randomUUID();
+    const event: NewEvent = { id: crypto.randomUUID(), type: "lead.upserted", recordType: "lead", recordId, data: leadBody({ id: recordId, email: "x@example.fr" }) };
+    const fanout: Fanout = { destinations: [{ name: "monelec", leaseMs: 150 }], lease: { claimToken: crypto.randomUUID() } };
+    await enqueue(db.sql, event, fanout);
+    await sweep(ob);
     expect(crm.accepted()).toHaveLength(0);
-    await new Promise((r) => setTimeout(r, 250));
-    await sweep(context());
-    const [row] = await db.sql`select state, attempts from crm_events where id = ${event.id}`;
-    expect(row).toEqual({ state: "delivered", attempts: 2 });
+    await sleep(200);
+    await sweep(ob);
+    await deliverNow(ob, event, fanout); // the late writer sends again (same Idempotency-Key): refused as a lost lease
+    const [row] = await db.sql`select state, attempts from crm_deliveries`;
+    expect(row).toEqual({ state: "delivered", attempts: 1 });
+    expect(crm.accepted()).toHaveLength(1);
+    const outcomes = (await db.sql`select outcome from crm_attempts order by id`).map((r) => r.outcome);
+    expect(outcomes).toEqual(["delivered", "lease_lost"]);
+  });
+});
+
+describe("flow control", () => {
+  it("repeated server failures open the circuit: deliveries wait and none dies; the first success closes it", async () => {
+    const ob = outbox({ only: ["monelec"], schedule: [10, 10] });
+    crm.setFaults({ mode: "error", status: 502 });
+    await queue(ob, 8);
+    for (let i = 0; i < 6; i++) {
+      await sweep(ob);
+      await sleep(30);
+    }
+    const [dest] = await db.sql`select circuit_open_until is not null as open, circuit_reason from crm_destinations where name = 'monelec'`;
+    expect(dest.open).toBe(true);
+    expect(dest.circuit_reason).toMatch(/502/);
+    expect((await states("monelec")).dead ?? 0).toBe(0);
+    const attemptsWhileOpen = crm.attempts();
+    await sweep(ob);
+    expect(crm.attempts()).toBe(attemptsWhileOpen); // open: nothing is sent
+    crm.setFaults({ mode: "ok" });
+    await db.sql`update crm_destinations set circuit_open_until = now() where name = 'monelec'`; // probe time
+    await db.sql`update crm_deliveries set next_attempt_at = now()`;
+    await sweep(ob);
+    await sweep(ob);
+    const [after] = await db.sql`select circuit_open_until is not null as open from crm_destinations where name = 'monelec'`;
+    expect(after.open).toBe(false);
+    expect(await states("monelec")).toEqual({ delivered: 8 });
   });
 
-  it("a stale writer cannot complete an event the sweeper took over", async () => {
-    const { event, lease } = await queueLeased(100);
-    await new Promise((r) => setTimeout(r, 150));
-    await sweep(context()); // delivered by the sweeper under a new claim token
-    await deliverNow(context(), event, lease); // the late writer sends again (same Idempotency-Key)
-    const [row] = await db.sql`select state, attempts from crm_events where id = ${event.id}`;
-    expect(row).toEqual({ state: "delivered", attempts: 2 });
-    expect(crm.accepted()).toHaveLength(1);
+  it("a paused destination queues (nothing sent, nothing dies) and resumes at once", async () => {
+    const ob = outbox();
+    await pauseDestination(db.sql, "webhook", "maintenance", "test");
+    const events = await queue(ob, 3);
+    await sweep(ob);
+    expect(hookIds()).toEqual([]);
+    expect(new Set(monelecKeys())).toEqual(new Set(events.map((e) => e.id)));
+    await resumeDestination(db.sql, "webhook");
+    await sweep(ob);
+    expect(new Set(hookIds())).toEqual(new Set(events.map((e) => e.id)));
+  });
+
+  it("410 from a webhook pauses that destination with the reason, and the delivery waits", async () => {
+    const ob = outbox({ only: ["webhook"] });
+    (hook.double as ReturnType<typeof createWebhookDouble>).setGone(true);
+    await queue(ob, 1);
+    await sweep(ob);
+    const [dest] = await db.sql`select paused_at is not null as paused, paused_reason from crm_destinations where name = 'webhook'`;
+    expect(dest).toMatchObject({ paused: true, paused_reason: expect.stringMatching(/410/) });
+    expect(await states("webhook")).toEqual({ pending: 1 });
+    (hook.double as ReturnType<typeof createWebhookDouble>).setGone(false);
+  });
+
+  it("a drain never exceeds the destination's rate limit", async () => {
+    const ob = outbox({ only: ["webhook"], rate: { webhook: { perSecond: 40, burst: 10 } } });
+    await queue(ob, 100);
+    const started = Date.now();
+    await sweep(ob, { maxDurationMs: 20_000 });
+    const took = Date.now() - started;
+    expect(hookIds()).toHaveLength(100);
+    // 10 at once, then 40/s: at least (100 - 10) / 40 s.
+    expect(took).toBeGreaterThanOrEqual(((100 - 10) / 40) * 1000 * 0.9);
+    const times = hook.calls().map((c) => Date.parse(c.at)).sort((a, b) => a - b);
+    for (let i = 0; i < times.length; i++) {
+      const inWindow = times.filter((t) => t >= times[i] && t < times[i] + 1_000).length;
+      expect(inWindow).toBeLessThanOrEqual(10 + 40 + 2);
+    }
+  }, 30_000);
+});
+
+describe("batched completion", () => {
+  it("one completion failing (injected) leaves the others completed, every attempt logged, nothing leased", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const events = await queue(ob, 10);
+    const victim = events[3].id;
+    await db.sql.unsafe(`
+      create or replace function fail_victim() returns trigger language plpgsql as $$
+      begin raise exception 'injected completion failure'; end $$;
+      create trigger fail_victim before update on crm_deliveries for each row
+        when (new.event_id = '${victim}' and new.state = 'delivered') execute function fail_victim();`);
+    try {
+      const report = await sweep(ob, { concurrency: 16, loops: 1 });
+      expect(report.destinations.monelec.claimed).toBe(10);
+      const rows = await db.sql`select event_id, state, locked_until from crm_deliveries`;
+      expect(rows.filter((r) => r.state === "delivered")).toHaveLength(9);
+      const stuck = rows.find((r) => r.event_id === victim)!;
+      expect(stuck.state).toBe("pending");
+      expect(stuck.locked_until).toBeNull();
+      const lines = logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "crm delivery");
+      expect(lines).toHaveLength(10);
+    } finally {
+      await db.sql.unsafe(`drop trigger fail_victim on crm_deliveries; drop function fail_victim();`);
+    }
   });
 });
