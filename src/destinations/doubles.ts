@@ -2,9 +2,11 @@
  * The local doubles of the destinations (Node only: the local stack and the
  * tests). One line per destination, beside ./registry.ts.
  */
+import { createBrevoDouble } from "./brevo/double.ts";
 import type { VendorDouble } from "./double-kit.ts";
 import { createWebhookDouble } from "./webhook/double.ts";
 
 export const DOUBLES: Record<string, () => VendorDouble> = {
   webhook: createWebhookDouble,
+  brevo: () => createBrevoDouble(),
 };

@@ -3,6 +3,7 @@
  * them. Adding one: its folder under src/destinations/<name>/, one line here
  * and one in ./doubles.ts.
  */
+import { brevo } from "./brevo/index.ts";
 import { monelec } from "./monelec/index.ts";
 import { webhook } from "./webhook/index.ts";
 import type { DestinationModule } from "./types.ts";
@@ -10,4 +11,5 @@ import type { DestinationModule } from "./types.ts";
 export const DESTINATIONS: readonly DestinationModule<any>[] = [
   monelec,
   webhook,
+  brevo,
 ];
