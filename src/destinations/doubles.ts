@@ -3,6 +3,8 @@
  * tests). One line per destination, beside ./registry.ts.
  */
 import type { VendorDouble } from "./double-kit.ts";
+import { createPipedriveDouble } from "./pipedrive/double.ts";
 
 export const DOUBLES: Record<string, () => VendorDouble> = {
+  pipedrive: () => createPipedriveDouble(),
 };

@@ -4,8 +4,10 @@
  * and one in ./doubles.ts.
  */
 import { monelec } from "./monelec/index.ts";
+import { pipedrive } from "./pipedrive/index.ts";
 import type { DestinationModule } from "./types.ts";
 
 export const DESTINATIONS: readonly DestinationModule<any>[] = [
   monelec,
+  pipedrive,
 ];
