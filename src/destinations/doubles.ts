@@ -9,4 +9,8 @@ import { createWebhookDouble } from "./webhook/double.ts";
 export const DOUBLES: Record<string, () => VendorDouble> = {
   webhook: createWebhookDouble,
   brevo: () => createBrevoDouble(),
+import { createPipedriveDouble } from "./pipedrive/double.ts";
+
+export const DOUBLES: Record<string, () => VendorDouble> = {
+  pipedrive: () => createPipedriveDouble(),
 };

@@ -6,10 +6,12 @@
 import { brevo } from "./brevo/index.ts";
 import { monelec } from "./monelec/index.ts";
 import { webhook } from "./webhook/index.ts";
+import { pipedrive } from "./pipedrive/index.ts";
 import type { DestinationModule } from "./types.ts";
 
 export const DESTINATIONS: readonly DestinationModule<any>[] = [
   monelec,
   webhook,
   brevo,
+  pipedrive,
 ];
