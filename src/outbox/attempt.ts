@@ -41,10 +41,12 @@ export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<Re
   try {
     recorded = await ob.completer.record(record);
   } catch (err) {
-    ob.log.error("crm attempt could not be recorded; its lease runs out and it is retried", {
+    ob.log.error("crm attempt could not be recorded; it is retried later", {
       function: ob.origin, destination: delivery.destination, event_id: delivery.eventId, error: (err as Error).message,
     });
-    await ob.sql`update crm_deliveries set locked_until = null, claim_token = null
+    // Release the lease, but not for right now: a record that cannot be completed must not be resent in a loop.
+    await ob.sql`update crm_deliveries set locked_until = null, claim_token = null,
+                   next_attempt_at = now() + ${ob.retryScheduleMs[0]} * interval '1 millisecond'
                  where event_id = ${delivery.eventId} and destination = ${delivery.destination}
                    and claim_token = ${delivery.claimToken}`.catch(() => {});
     recorded = { eventId: delivery.eventId, destination: delivery.destination, recordId: delivery.recordId, completed: false, state: null, hasNext: false };
