@@ -3,9 +3,11 @@
  * them. Adding one: its folder under src/destinations/<name>/, one line here
  * and one in ./doubles.ts.
  */
+import { hubspot } from "./hubspot/index.ts";
 import { monelec } from "./monelec/index.ts";
 import type { DestinationModule } from "./types.ts";
 
 export const DESTINATIONS: readonly DestinationModule<any>[] = [
   monelec,
+  hubspot,
 ];
