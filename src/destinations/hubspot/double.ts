@@ -56,9 +56,9 @@ export interface HubspotDoubleOptions {
 
 const STANDARD: Record<ObjectType, string[]> = {
   contacts: ["email", "firstname", "lastname", "phone", "mobilephone", "zip", "city", "address", "state", "country", "company",
-    "jobtitle", "website", "hs_lead_status", "lifecyclestage", "hubspot_owner_id", "message"],
+    "jobtitle", "website", "hs_lead_status", "lifecyclestage", "hubspot_owner_id"],
   deals: ["dealname", "dealstage", "pipeline", "amount", "closedate", "description", "deal_currency_code", "dealtype",
-    "hubspot_owner_id", "hs_priority"],
+    "hubspot_owner_id"],
 };
 // As docs/destinations/hubspot.md tells the operator to create them.
 const CUSTOM: Record<ObjectType, string[]> = {
