@@ -13,4 +13,8 @@ import { createPipedriveDouble } from "./pipedrive/double.ts";
 
 export const DOUBLES: Record<string, () => VendorDouble> = {
   pipedrive: () => createPipedriveDouble(),
+import { createHubspotDouble } from "./hubspot/double.ts";
+
+export const DOUBLES: Record<string, () => VendorDouble> = {
+  hubspot: () => createHubspotDouble(),
 };

@@ -4,6 +4,7 @@
  * and one in ./doubles.ts.
  */
 import { brevo } from "./brevo/index.ts";
+import { hubspot } from "./hubspot/index.ts";
 import { monelec } from "./monelec/index.ts";
 import { webhook } from "./webhook/index.ts";
 import { pipedrive } from "./pipedrive/index.ts";
@@ -14,4 +15,5 @@ export const DESTINATIONS: readonly DestinationModule<any>[] = [
   webhook,
   brevo,
   pipedrive,
+  hubspot,
 ];
