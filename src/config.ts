@@ -9,6 +9,10 @@ import { parseRetrySchedule } from "./outbox/retry-schedule.ts";
 export const DEFAULT_MONELEC_API_URL = "https://monelec.net/api/external";
 export const DEFAULT_SITE_URL = "https://www.demande-raccordement.fr";
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
+/** Connections per isolate and function (docs/operations.md, "Pool size"). */
+export const DEFAULT_POOL_MAX = 4;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 
 const optionalText = z.string().trim().optional().transform((v) => (v ? v : undefined));
 const positiveInt = (fallback: number) =>
@@ -25,7 +29,9 @@ const positiveInt = (fallback: number) =>
 const EnvSchema = z.object({
   DATABASE_URL: optionalText,
   SUPABASE_DB_URL: optionalText,
-  DB_POOL_MAX: positiveInt(4),
+  DB_POOL_MAX: positiveInt(DEFAULT_POOL_MAX),
+  DB_STATEMENT_TIMEOUT_MS: positiveInt(DEFAULT_STATEMENT_TIMEOUT_MS),
+  DB_LOCK_TIMEOUT_MS: positiveInt(DEFAULT_LOCK_TIMEOUT_MS),
   MONELEC_API_URL: optionalText,
   MONELEC_API_KEY: optionalText,
   STRIPE_SECRET_KEY: optionalText,
@@ -51,6 +57,9 @@ const EnvSchema = z.object({
 export interface Config {
   databaseUrl: string;
   dbPoolMax: number;
+  /** Longest a statement may run / wait for a lock before Postgres cancels it. */
+  dbStatementTimeoutMs: number;
+  dbLockTimeoutMs: number;
   crm: {
     /** Base URL without trailing slash; endpoints are appended to it. */
     apiUrl: string;
@@ -100,6 +109,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     databaseUrl,
     dbPoolMax: e.DB_POOL_MAX,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    dbLockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,
     crm: {
       apiUrl: (e.MONELEC_API_URL ?? DEFAULT_MONELEC_API_URL).replace(/\/+$/, ""),
       apiKey: e.MONELEC_API_KEY,
