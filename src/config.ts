@@ -9,8 +9,13 @@ import { parseRetrySchedule } from "./outbox/retry-schedule.ts";
 export const DEFAULT_MONELEC_API_URL = "https://monelec.net/api/external";
 export const DEFAULT_SITE_URL = "https://www.demande-raccordement.fr";
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
-/** Connections per isolate and function (docs/operations.md, "Pool size"). */
-export const DEFAULT_POOL_MAX = 4;
+/**
+ * Connections per isolate and function. Measured (scripts/bench/pool-size.ts):
+ * 1, 2, 4 and 8 serve form-start equally fast within run-to-run noise; two keep
+ * one slow statement or a background delivery from stalling every request of the
+ * isolate, and leave room under Supabase's connection limits (docs/operations.md, "Pool size").
+ */
+export const DEFAULT_POOL_MAX = 2;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 

@@ -179,5 +179,11 @@ describe("supabase db push", () => {
     const again = await runCliOffline(args, { cwd: project, env: step.env });
     expect(again.code, again.output).toBe(0);
     expect(again.output).toMatch(/up to date/);
+    // The pooler route deploy takes with SUPABASE_DB_PUSH_URL / a pooler DATABASE_URL: `--db-url <url>`, accepted by this CLI.
+    const [viaUrl] = buildPlan({ projectRef: FAKE_REF, envFile: "e", functions: [], dbPushUrl: { value: url, label: "SUPABASE_DB_PUSH_URL" }, only: ["db"] });
+    expect(viaUrl.args).toEqual(["db", "push", "--db-url", url, "--yes"]);
+    const pooled = await runCliOffline(viaUrl.args, { cwd: project, env: viaUrl.env });
+    expect(pooled.code, pooled.output).toBe(0);
+    expect(pooled.output).toMatch(/up to date/);
   }, 120_000);
 });

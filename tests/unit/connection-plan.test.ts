@@ -45,7 +45,7 @@ describe("connectionPlan: URL → prepared statements and timeouts", () => {
   });
 
   it("pool size: the option, else the default; an explicit prepare wins (benchmarks)", () => {
-    expect(connectionPlan(direct).max).toBe(4);
+    expect(connectionPlan(direct).max).toBe(2);
     expect(connectionPlan(direct, { max: 2 }).max).toBe(2);
     expect(connectionPlan(direct, { prepare: false }).prepare).toBe(false);
   });
@@ -57,7 +57,7 @@ describe("connectionPlan: URL → prepared statements and timeouts", () => {
 
   it("the timeouts come from DB_STATEMENT_TIMEOUT_MS / DB_LOCK_TIMEOUT_MS, 15 s / 5 s by default", () => {
     const base = { DATABASE_URL: direct };
-    expect(loadConfig(base)).toMatchObject({ dbPoolMax: 4, dbStatementTimeoutMs: 15_000, dbLockTimeoutMs: 5_000 });
+    expect(loadConfig(base)).toMatchObject({ dbPoolMax: 2, dbStatementTimeoutMs: 15_000, dbLockTimeoutMs: 5_000 });
     expect(loadConfig({ ...base, DB_STATEMENT_TIMEOUT_MS: "30000", DB_LOCK_TIMEOUT_MS: "1000" })).toMatchObject({
       dbStatementTimeoutMs: 30_000,
       dbLockTimeoutMs: 1_000,
