@@ -39,10 +39,17 @@ export interface AppDepsOverrides {
   log?: Logger;
   stripe?: Stripe;
   fetch?: typeof fetch;
+  /** Names the pool's connections in pg_stat_activity (the function's name). */
+  applicationName?: string;
 }
 
 export function createAppDeps(config: Config, overrides: AppDepsOverrides = {}): AppDeps {
-  const sql = overrides.sql ?? createSql(config.databaseUrl, config.dbPoolMax);
+  const sql = overrides.sql ?? createSql(config.databaseUrl, {
+    max: config.dbPoolMax,
+    applicationName: overrides.applicationName,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    lockTimeoutMs: config.dbLockTimeoutMs,
+  });
   const log = overrides.log ?? createLogger();
   let stripe = overrides.stripe;
   const runners = new Map<string, Outbox>();

@@ -12,6 +12,15 @@ import { parseRetrySchedule } from "./outbox/retry-schedule.ts";
 export { DEFAULT_MONELEC_API_URL } from "./destinations/monelec/index.ts";
 export const DEFAULT_SITE_URL = "https://www.demande-raccordement.fr";
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
+/**
+ * Connections per isolate and function. Measured (scripts/bench/pool-size.ts):
+ * 1, 2, 4 and 8 serve form-start equally fast within run-to-run noise; two keep
+ * one slow statement or a background delivery from stalling every request of the
+ * isolate, and leave room under Supabase's connection limits (docs/operations.md, "Pool size").
+ */
+export const DEFAULT_POOL_MAX = 2;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 
 const optionalText = z.string().trim().optional().transform((v) => (v ? v : undefined));
 const positiveInt = (fallback: number) =>
@@ -28,7 +37,9 @@ const positiveInt = (fallback: number) =>
 const EnvSchema = z.object({
   DATABASE_URL: optionalText,
   SUPABASE_DB_URL: optionalText,
-  DB_POOL_MAX: positiveInt(4),
+  DB_POOL_MAX: positiveInt(DEFAULT_POOL_MAX),
+  DB_STATEMENT_TIMEOUT_MS: positiveInt(DEFAULT_STATEMENT_TIMEOUT_MS),
+  DB_LOCK_TIMEOUT_MS: positiveInt(DEFAULT_LOCK_TIMEOUT_MS),
   MONELEC_API_URL: optionalText,
   MONELEC_API_KEY: optionalText,
   STRIPE_SECRET_KEY: optionalText,
@@ -54,6 +65,9 @@ const EnvSchema = z.object({
 export interface Config {
   databaseUrl: string;
   dbPoolMax: number;
+  /** Longest a statement may run / wait for a lock before Postgres cancels it. */
+  dbStatementTimeoutMs: number;
+  dbLockTimeoutMs: number;
   crm: {
     /** One HTTP call's time limit. */
     timeoutMs: number;
@@ -101,6 +115,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     databaseUrl,
     dbPoolMax: e.DB_POOL_MAX,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    dbLockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,
     crm: {
       timeoutMs: e.CRM_TIMEOUT_MS,
       retryScheduleMs,

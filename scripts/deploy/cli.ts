@@ -23,7 +23,7 @@ export function supabaseCliScript(): string {
 export interface RunOptions {
   cwd: string;
   env?: Record<string, string>;
-  /** true: output goes to this terminal; false: captured and returned. */
+  /** true: output goes to this terminal and is captured too (deploy reads a failure's words); false: captured only. */
   inherit: boolean;
 }
 
@@ -32,12 +32,20 @@ export function runSupabase(args: string[], opts: RunOptions): Promise<CliResult
     const child = spawn(process.execPath, [supabaseCliScript(), ...args], {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
-      stdio: opts.inherit ? "inherit" : ["ignore", "pipe", "pipe"],
+      stdio: [opts.inherit ? "inherit" : "ignore", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    // The last 64 KiB is enough to recognise an error; the terminal gets everything.
+    const keep = (s: string) => (s.length > 65_536 ? s.slice(-65_536) : s);
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      if (opts.inherit) process.stdout.write(d);
+      stdout = keep(stdout + d);
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      if (opts.inherit) process.stderr.write(d);
+      stderr = keep(stderr + d);
+    });
     child.once("error", reject);
     child.once("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
   });

@@ -9,6 +9,8 @@
  */
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { parseRetrySchedule } from "../../src/outbox/retry-schedule.ts";
+import { describeDbUrl, type DbUrlInfo } from "./database-url.ts";
+import { checkServiceRoleKey, type KeyKind } from "./service-role-key.ts";
 
 /** Secrets the functions read (README "Configuration"); each line must be in the file. */
 export const FUNCTION_SECRETS = [
@@ -22,8 +24,14 @@ export const FUNCTION_SECRETS = [
   "CRM_RETRY_SCHEDULE",
 ] as const;
 
-/** Function secrets that may be added; they have sensible defaults. */
-export const OPTIONAL_FUNCTION_SECRETS = ["RATE_LIMIT_PER_MINUTE", "DB_POOL_MAX"] as const;
+/** Function secrets that may be added; they have sensible defaults (DATABASE_URL: SUPABASE_DB_URL). */
+export const OPTIONAL_FUNCTION_SECRETS = [
+  "RATE_LIMIT_PER_MINUTE",
+  "DB_POOL_MAX",
+  "DATABASE_URL",
+  "DB_STATEMENT_TIMEOUT_MS",
+  "DB_LOCK_TIMEOUT_MS",
+] as const;
 
 /** Must hold a value: the functions cannot work without them in production. */
 const REQUIRED_VALUES = new Set(["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SITE_URL"]);
@@ -31,10 +39,13 @@ const REQUIRED_VALUES = new Set(["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "
 /** Deploy-only: goes to Vault (crm_dispatch_service_role_key), never to `secrets set`. */
 export const SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY";
 
+/** Deploy-only: the URL `supabase db push --db-url` uses (the CLI skips SUPABASE_* lines in `secrets set`). */
+export const DB_PUSH_URL = "SUPABASE_DB_PUSH_URL";
+const DEPLOY_ONLY = new Set([SERVICE_ROLE_KEY, DB_PUSH_URL]);
+
 /** Local-stack variables that must not reach production. */
 const LOCAL_ONLY: Record<string, string> = {
   STRIPE_API_URL: "points the Stripe SDK at a local double; production talks to Stripe itself",
-  DATABASE_URL: "Supabase gives the functions SUPABASE_DB_URL; DATABASE_URL would override it",
   CRM_SWEEP_INTERVAL_MS: "only the local stack's timer reads it; on Supabase pg_cron runs crm-dispatch every minute",
 };
 
@@ -80,6 +91,12 @@ export interface EnvCheck {
   warnings: string[];
   /** The service-role key for Vault, when the file has one. */
   serviceRoleKey: string | undefined;
+  /** What kind of key it is, and the project a legacy JWT names. */
+  serviceRoleKeyKind?: KeyKind;
+  serviceRoleKeyRef?: string;
+  /** DATABASE_URL / SUPABASE_DB_PUSH_URL from the file, when set and valid, with what they point at. */
+  databaseUrl?: { value: string; info: DbUrlInfo };
+  dbPushUrl?: { value: string; info: DbUrlInfo };
 }
 
 const PLACEHOLDER = /<[^>]*>|\bchange[-_ ]?me\b|\breplace[-_ ]?me\b|\byour[-_ ]|xxxxxx|\.\.\./i;
@@ -113,10 +130,10 @@ export function checkEnvFile(file: EnvFile, fileLabel: string): EnvCheck {
 
   for (const name of v.keys()) {
     if (name in LOCAL_ONLY) errors.push(`${name} must not be set in production: it ${LOCAL_ONLY[name]}.`);
-    else if (name.startsWith("SUPABASE_") && name !== SERVICE_ROLE_KEY) {
+    else if (name.startsWith("SUPABASE_") && !DEPLOY_ONLY.has(name)) {
       errors.push(`${name}: Supabase sets the SUPABASE_* variables itself (the CLI would skip it); remove the line.`);
     } else if (
-      name !== SERVICE_ROLE_KEY &&
+      !DEPLOY_ONLY.has(name) &&
       !(FUNCTION_SECRETS as readonly string[]).includes(name) &&
       !(OPTIONAL_FUNCTION_SECRETS as readonly string[]).includes(name)
     ) {
@@ -151,6 +168,9 @@ export function checkEnvFile(file: EnvFile, fileLabel: string): EnvCheck {
     }
   }
 
+  const databaseUrl = checkDbUrl("DATABASE_URL", get("DATABASE_URL"), errors, warnings);
+  const dbPushUrl = checkDbUrl(DB_PUSH_URL, get(DB_PUSH_URL), errors, warnings);
+
   // The functions' own validation (numbers, retry schedule…), with a stand-in database.
   let configProblem = "";
   try {
@@ -171,19 +191,47 @@ export function checkEnvFile(file: EnvFile, fileLabel: string): EnvCheck {
 
   const key = get(SERVICE_ROLE_KEY);
   let serviceRoleKey: string | undefined;
+  let serviceRoleKeyKind: KeyKind | undefined;
+  let serviceRoleKeyRef: string | undefined;
   if (!key) {
     warnings.push(
       `${SERVICE_ROLE_KEY} is not in ${fileLabel}: Vault will not get crm_dispatch_service_role_key, and the ` +
         "every-minute crm-dispatch sweep stays idle until it is set (README, \"Deploy to Supabase\").",
     );
   } else if (!PLACEHOLDER.test(key)) {
-    // crm-dispatch compares the bearer with the SUPABASE_SERVICE_ROLE_KEY Supabase gives it: the
-    // legacy service_role JWT (Project Settings → API keys → Legacy), not an sb_secret_… key.
-    if (!/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/.test(key)) {
-      errors.push(`${SERVICE_ROLE_KEY} must be the project's legacy service_role key (a JWT, eyJ…), the value functions see.`);
+    const keyCheck = checkServiceRoleKey(key, SERVICE_ROLE_KEY);
+    if (!keyCheck.ok) {
+      errors.push(keyCheck.problem!);
     } else {
       serviceRoleKey = key;
+      serviceRoleKeyKind = keyCheck.kind;
+      serviceRoleKeyRef = keyCheck.ref;
     }
   }
-  return { errors, warnings, serviceRoleKey };
+  return { errors, warnings, serviceRoleKey, serviceRoleKeyKind, serviceRoleKeyRef, databaseUrl, dbPushUrl };
+}
+
+/** A Postgres URL line: empty = unset; otherwise a postgres:// URL that production can reach. */
+function checkDbUrl(name: string, value: string, errors: string[], warnings: string[]): { value: string; info: DbUrlInfo } | undefined {
+  if (!value || PLACEHOLDER.test(value)) return undefined;
+  const info = describeDbUrl(value);
+  if (!info) {
+    errors.push(`${name} must be a postgres:// (or postgresql://) URL, as the dashboard's Connect button gives it.`);
+    return undefined;
+  }
+  if (info.kind === "local") {
+    errors.push(`${name} points at this machine (localhost): production cannot reach it. Use the project's URL (docs/deploy.md).`);
+    return undefined;
+  }
+  if (name === "DATABASE_URL" && info.kind === "direct") {
+    warnings.push(
+      "DATABASE_URL is the direct connection (db.<ref>.supabase.co:5432): IPv6 only without the IPv4 add-on, and each function " +
+        "isolate holds up to DB_POOL_MAX of the instance's few direct connections. Supabase recommends the transaction pooler " +
+        "(port 6543) for Edge Functions (docs/deploy.md, \"Direct connection vs transaction pooler\").",
+    );
+  }
+  if (info.kind === "other") {
+    warnings.push(`${name} is not a Supabase database URL (db.<ref>.supabase.co or *.pooler.supabase.com); it is used as given.`);
+  }
+  return { value, info };
 }

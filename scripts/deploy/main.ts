@@ -5,10 +5,12 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { checkEnvFile, parseEnvFile } from "./env-file.ts";
+import { dbPushTarget, DIRECT_HOST_UNREACHABLE, directHostRoute } from "./database-url.ts";
+import { checkEnvFile, type EnvCheck, parseEnvFile } from "./env-file.ts";
 import { loadFunctions } from "./functions.ts";
 import { buildPlan, crmDispatchUrl, formatCommand, functionsBaseUrl, parseOnly, type PlannedStep, STEPS, type StepKind } from "./plan.ts";
-import { checkLoggedIn, type CliResult, linkedProjectRef, resolveProjectRef } from "./preflight.ts";
+import { checkLoggedIn, type CliResult, linkedProjectRef, MANAGEMENT_API_URL, type ManagementApi, resolveProjectRef } from "./preflight.ts";
+import { WHERE_TO_COPY } from "./service-role-key.ts";
 
 export const DEFAULT_ENV_FILE = "supabase/.env.production";
 
@@ -24,8 +26,10 @@ export const USAGE = `usage: npm run deploy -- [--dry-run] [--yes] [--project-re
 export interface DeployDeps {
   root: string;
   env: Record<string, string | undefined>;
-  /** Runs `supabase <args>`: captured (preflight) or in the terminal (steps). */
+  /** Runs `supabase <args>`: captured (preflight) or in the terminal, and captured too (steps). */
   run(args: string[], opts: { env?: Record<string, string>; inherit: boolean }): Promise<CliResult>;
+  /** Where the access token is checked (default: Supabase's Management API, global fetch). */
+  managementApi?: ManagementApi;
   out(line: string): void;
   err(line: string): void;
   isTTY: boolean;
@@ -97,6 +101,7 @@ export async function deploy(argv: string[], deps: DeployDeps): Promise<number> 
   const envPath = isAbsolute(args.envFile) ? args.envFile : join(deps.root, args.envFile);
   const envLabel = args.envFile;
   let serviceRoleKey: string | undefined;
+  let envValues: ReadonlyMap<string, string> = new Map();
   const warnings: string[] = [];
   if (steps.has("db") || steps.has("secrets")) {
     if (!existsSync(envPath)) {
@@ -106,13 +111,21 @@ export async function deploy(argv: string[], deps: DeployDeps): Promise<number> 
           "(keep it out of git: it holds production secrets; supabase/.env.production is git-ignored)",
       );
     }
-    const check = checkEnvFile(parseEnvFile(readFileSync(envPath, "utf8")), envLabel);
-    if (check.errors.length > 0) return refuse(check.errors.map((e) => `  - ${e}`).join("\n"));
+    const file = parseEnvFile(readFileSync(envPath, "utf8"));
+    const check = checkEnvFile(file, envLabel);
+    const errors = [...check.errors, ...projectProblems(check, projectRef, fns.functions)];
+    if (errors.length > 0) return refuse(errors.map((e) => `  - ${e}`).join("\n"));
     warnings.push(...check.warnings);
     serviceRoleKey = check.serviceRoleKey;
+    envValues = file.values;
   }
 
-  const plan = buildPlan({ projectRef, envFile: envLabel, functions: fns.functions, serviceRoleKey, only: args.only });
+  // 4. How db push reaches the database: a pooler URL when one is given, else the CLI's route.
+  const push = steps.has("db") ? dbPushTarget(projectRef, { env: deps.env, file: envValues }) : { ok: true as const };
+  if (!push.ok) return refuse(push.message);
+  if (push.note) warnings.push(push.note);
+
+  const plan = buildPlan({ projectRef, envFile: envLabel, functions: fns.functions, serviceRoleKey, dbPushUrl: push.url, only: args.only });
   out(`Deploying to ${ref.note}.`);
   for (const w of warnings) out(`  note: ${w}`);
   out("");
@@ -127,12 +140,13 @@ export async function deploy(argv: string[], deps: DeployDeps): Promise<number> 
     return 0;
   }
 
-  // 4. Logged in (the only check that talks to Supabase).
-  const login = await checkLoggedIn(deps.env, (a) => deps.run(a, { inherit: false }));
+  // 5. Logged in (the only check that talks to Supabase): the token is tried on the Management API.
+  const api = deps.managementApi ?? { url: MANAGEMENT_API_URL, fetch: globalThis.fetch };
+  const login = await checkLoggedIn(deps.env, (a) => deps.run(a, { inherit: false }), { projectRef, api });
   if (!login.ok) return refuse(login.message);
   out(`Supabase CLI ${login.note}.`);
 
-  // 5. One confirmation for the whole plan.
+  // 6. One confirmation for the whole plan.
   if (!args.yes) {
     if (!deps.isTTY) return refuse("Not an interactive terminal: pass --yes to deploy without a question (npm run deploy -- --yes).");
     if (!(await deps.confirm(`Run these ${plan.length} steps on project ${projectRef}? [y/N] `))) {
@@ -141,11 +155,14 @@ export async function deploy(argv: string[], deps: DeployDeps): Promise<number> 
     }
   }
 
-  // 6. The steps, in order; stop at the first failure.
+  // 7. The steps, in order; stop at the first failure.
   for (const [i, step] of plan.entries()) {
     out(`\n── ${i + 1}/${plan.length} ${step.title}`);
     const result = await deps.run(step.args, { env: step.env, inherit: true });
     if (result.code !== 0) {
+      if (step.kind === "db" && !push.url && DIRECT_HOST_UNREACHABLE.test(`${result.stdout}\n${result.stderr}`)) {
+        err(`\n${directHostRoute(projectRef)}`);
+      }
       err(
         `\nStep ${i + 1} failed (exit code ${result.code}): ${formatCommand(step)}\n` +
           "The steps after it did not run. Fix the cause shown above, then run the same npm run deploy again " +
@@ -156,6 +173,29 @@ export async function deploy(argv: string[], deps: DeployDeps): Promise<number> 
   }
   out(afterwards(projectRef, plan, serviceRoleKey !== undefined));
   return 0;
+}
+
+/** What only the target project can tell wrong: a key or URL of another project, a key the gateway would refuse. */
+function projectProblems(check: EnvCheck, projectRef: string, functions: { name: string; verifyJwt: boolean }[]): string[] {
+  const problems: string[] = [];
+  if (check.serviceRoleKeyRef && check.serviceRoleKeyRef !== projectRef) {
+    problems.push(`SUPABASE_SERVICE_ROLE_KEY belongs to project ${check.serviceRoleKeyRef}, not ${projectRef}: ${WHERE_TO_COPY} of project ${projectRef}.`);
+  }
+  const dispatch = functions.find((f) => f.name === "crm-dispatch");
+  if (check.serviceRoleKeyKind === "secret-key" && dispatch?.verifyJwt) {
+    problems.push(
+      "SUPABASE_SERVICE_ROLE_KEY is a secret key (sb_secret_…), which is not a JWT: with verify_jwt = true on crm-dispatch " +
+        "(supabase/config.toml) the gateway refuses it, and the sweep would never run. Use the legacy service_role JWT (eyJ…) " +
+        "from Project Settings → API Keys → \"Legacy API keys\".",
+    );
+  }
+  for (const url of [check.databaseUrl, check.dbPushUrl]) {
+    if (url?.info.ref && url.info.ref !== projectRef) {
+      const name = url === check.databaseUrl ? "DATABASE_URL" : "SUPABASE_DB_PUSH_URL";
+      problems.push(`${name} names project ${url.info.ref}, but this deploy targets ${projectRef}.`);
+    }
+  }
+  return problems;
 }
 
 function afterwards(ref: string, plan: PlannedStep[], vaultKey: boolean): string {

@@ -20,6 +20,8 @@ export interface PlannedStep {
   env: Record<string, string>;
   /** How to show each env value in a printed command, instead of the value itself. */
   envLabels: Record<string, string>;
+  /** Arguments that are secret (a URL with a password), shown as their label. */
+  argLabels?: Record<string, string>;
 }
 
 export interface PlanInput {
@@ -29,6 +31,8 @@ export interface PlanInput {
   functions: { name: string; verifyJwt: boolean }[];
   /** The service-role key for Vault, if the env file has one. */
   serviceRoleKey?: string;
+  /** `db push` through this URL (the session pooler) instead of the CLI's own route to the project. */
+  dbPushUrl?: { value: string; label: string };
   only?: readonly StepKind[];
 }
 
@@ -39,9 +43,13 @@ export const crmDispatchUrl = (ref: string) => `${functionsBaseUrl(ref)}/crm-dis
 
 const target = (ref: string) => `--remote=${ref}`;
 
-/** Migrations, and (when migrations are applied) the Vault secrets of config.toml [db.vault]. */
-export function dbPushArgs(ref: string): string[] {
-  return ["db", "push", target(ref), "--yes"];
+/**
+ * Migrations, and (when migrations are applied) the Vault secrets of config.toml [db.vault].
+ * With a URL: `--db-url <url>`, which both CLI lines have (2.x's flag; 3.x keeps it,
+ * deprecated in favour of `--remote=<url>`), so it survives a change of the pinned version.
+ */
+export function dbPushArgs(ref: string, dbUrl?: string): string[] {
+  return dbUrl ? ["db", "push", "--db-url", dbUrl, "--yes"] : ["db", "push", target(ref), "--yes"];
 }
 
 export function secretsSetArgs(ref: string, envFile: string): string[] {
@@ -64,12 +72,14 @@ export function buildPlan(input: PlanInput): PlannedStep[] {
       env.CRM_DISPATCH_SERVICE_ROLE_KEY = input.serviceRoleKey;
       envLabels.CRM_DISPATCH_SERVICE_ROLE_KEY = `<SUPABASE_SERVICE_ROLE_KEY from ${input.envFile}>`;
     }
+    const url = input.dbPushUrl;
     steps.push({
       kind: "db",
-      title: "Push migrations (and the crm-dispatch Vault secrets) to the project database",
-      args: dbPushArgs(input.projectRef),
+      title: `Push migrations (and the crm-dispatch Vault secrets) to the project database${url ? ` through ${url.label}` : ""}`,
+      args: dbPushArgs(input.projectRef, url?.value),
       env,
       envLabels,
+      ...(url ? { argLabels: { [url.value]: `<${url.label}>` } } : {}),
     });
   }
   if (only.has("secrets")) {
@@ -100,7 +110,7 @@ const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replac
 /** The command as a user would type it from the repo root; secret env values replaced by their labels. */
 export function formatCommand(step: PlannedStep): string {
   const env = Object.keys(step.env).map((k) => `${k}=${shellQuote(step.envLabels[k] ?? "<secret>")}`);
-  return [...env, "npx", "supabase", ...step.args.map(shellQuote)].join(" ");
+  return [...env, "npx", "supabase", ...step.args.map((a) => shellQuote(step.argLabels?.[a] ?? a))].join(" ");
 }
 
 export function parseOnly(value: string): StepKind[] {

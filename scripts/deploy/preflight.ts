@@ -67,11 +67,63 @@ export function resolveProjectRef(opts: { flag?: string; env: Record<string, str
   return { ok: false, message: NOT_LINKED_MESSAGE };
 }
 
-/** Logged in = SUPABASE_ACCESS_TOKEN is set, or `supabase projects list` succeeds with the stored token. */
-export async function checkLoggedIn(env: Record<string, string | undefined>, run: CliRunner): Promise<Check<"token" | "login">> {
-  if (env.SUPABASE_ACCESS_TOKEN?.trim()) {
-    return { ok: true, value: "token", note: "logged in (SUPABASE_ACCESS_TOKEN)" };
+export const MANAGEMENT_API_URL = "https://api.supabase.com";
+
+export interface ManagementApi {
+  /** Base URL (tests: a stand-in on loopback). */
+  url: string;
+  fetch: typeof fetch;
+}
+
+/**
+ * SUPABASE_ACCESS_TOKEN, tried for real: `GET /v1/projects/<ref>` on the
+ * Management API (Authorization: Bearer <token>), which answers 401 for a
+ * token that is wrong, expired or revoked, and 403/404 when the account
+ * behind it cannot reach that project.
+ */
+export async function verifyAccessToken(token: string, projectRef: string, api: ManagementApi): Promise<Check<"token">> {
+  const url = `${api.url.replace(/\/+$/, "")}/v1/projects/${projectRef}`;
+  let res: Response;
+  try {
+    res = await api.fetch(url, { headers: { authorization: `Bearer ${token}`, accept: "application/json" }, signal: AbortSignal.timeout(15_000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    return {
+      ok: false,
+      message:
+        `Could not reach the Supabase Management API (${new URL(url).origin}) to check SUPABASE_ACCESS_TOKEN: ${cause}.\n` +
+        "Check this machine's network (proxy, firewall, DNS), then run npm run deploy again.",
+    };
   }
+  await res.body?.cancel();
+  if (res.ok) return { ok: true, value: "token", note: `logged in (SUPABASE_ACCESS_TOKEN, accepted for project ${projectRef})` };
+  if (res.status === 401) {
+    return { ok: false, message: `SUPABASE_ACCESS_TOKEN was refused by Supabase (401: wrong, expired or revoked).\n${NOT_LOGGED_IN_MESSAGE}` };
+  }
+  if (res.status === 403 || res.status === 404) {
+    return {
+      ok: false,
+      message:
+        `SUPABASE_ACCESS_TOKEN is valid but cannot reach project ${projectRef} (${res.status}): the project ref is wrong, ` +
+        "or the token belongs to an account (or is scoped to projects) without it. Check the ref in the dashboard URL, " +
+        "or make a token at https://supabase.com/dashboard/account/tokens with access to this project.",
+    };
+  }
+  return { ok: false, message: `The Supabase Management API answered ${res.status} when checking SUPABASE_ACCESS_TOKEN; try again in a minute.` };
+}
+
+/**
+ * Logged in = SUPABASE_ACCESS_TOKEN is accepted by the Management API for this
+ * project, or (no token in the environment) `supabase projects list` succeeds
+ * with the token `supabase login` stored — both real calls.
+ */
+export async function checkLoggedIn(
+  env: Record<string, string | undefined>,
+  run: CliRunner,
+  target: { projectRef: string; api: ManagementApi },
+): Promise<Check<"token" | "login">> {
+  const token = env.SUPABASE_ACCESS_TOKEN?.trim();
+  if (token) return verifyAccessToken(token, target.projectRef, target.api);
   let result: CliResult;
   try {
     result = await run(["projects", "list"]);

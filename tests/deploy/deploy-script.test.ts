@@ -1,18 +1,21 @@
 /**
  * `npm run deploy`, offline: the argument lists, the refusals (not linked, not
  * logged in, env file missing or wrong, no terminal), the dry run, and the
- * order of the steps — with the Supabase CLI replaced by a recorder.
+ * order of the steps — with the Supabase CLI replaced by a recorder, and the
+ * access-token check made against the stand-in Management API on loopback.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkEnvFile, parseEnvFile } from "../../scripts/deploy/env-file.ts";
+import { LOCAL_ANON_KEY, LOCAL_SERVICE_ROLE_KEY } from "../../scripts/local/dev-keys.ts";
 import { loadFunctions } from "../../scripts/deploy/functions.ts";
 import { deploy, type DeployDeps, parseArgs } from "../../scripts/deploy/main.ts";
 import { buildPlan, dbPushArgs, formatCommand, functionDeployArgs, parseOnly, secretsSetArgs } from "../../scripts/deploy/plan.ts";
-import { checkLoggedIn, linkedProjectRef, NOT_LINKED_MESSAGE, NOT_LOGGED_IN_MESSAGE, resolveProjectRef } from "../../scripts/deploy/preflight.ts";
+import { checkLoggedIn, linkedProjectRef, type ManagementApi, NOT_LINKED_MESSAGE, NOT_LOGGED_IN_MESSAGE, resolveProjectRef } from "../../scripts/deploy/preflight.ts";
+import { FAKE_TOKEN, type FakeApi, startFakeManagementApi } from "./fake-management-api.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const REF = "abcdefghijklmnopqrst";
@@ -36,8 +39,15 @@ function filledEnv(overrides: Record<string, string | null> = {}): string {
 
 /** A checkout of its own (config.toml, the real function folders), optionally linked. */
 const made: string[] = [];
-afterAll(() => {
+let fakeApi: FakeApi;
+let managementApi: ManagementApi;
+beforeAll(async () => {
+  fakeApi = await startFakeManagementApi();
+  managementApi = { url: fakeApi.url, fetch };
+});
+afterAll(async () => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  await fakeApi?.close();
 });
 
 function tempProject(opts: { linked?: string; env?: string } = {}): string {
@@ -62,7 +72,10 @@ interface Harness {
   text(): string;
 }
 
-function harness(root: string, opts: { env?: Record<string, string>; tty?: boolean; answer?: boolean; code?: (args: string[]) => number } = {}): Harness {
+function harness(
+  root: string,
+  opts: { env?: Record<string, string>; tty?: boolean; answer?: boolean; code?: (args: string[]) => number; output?: (args: string[]) => string } = {},
+): Harness {
   const h: Harness = {
     calls: [],
     out: [],
@@ -70,11 +83,12 @@ function harness(root: string, opts: { env?: Record<string, string>; tty?: boole
     text: () => [...h.out, ...h.err].join("\n"),
     deps: {
       root,
-      env: opts.env ?? { SUPABASE_ACCESS_TOKEN: "sbp_test" },
+      env: opts.env ?? { SUPABASE_ACCESS_TOKEN: FAKE_TOKEN },
       async run(args, runOpts) {
         h.calls.push({ args, ...runOpts });
-        return { code: opts.code?.(args) ?? 0, stdout: "", stderr: opts.code?.(args) ? "Access token not provided." : "" };
+        return { code: opts.code?.(args) ?? 0, stdout: opts.output?.(args) ?? "", stderr: opts.code?.(args) ? "Access token not provided." : "" };
       },
+      managementApi,
       out: (l) => h.out.push(l),
       err: (l) => h.err.push(l),
       isTTY: opts.tty ?? false,
@@ -154,18 +168,48 @@ describe("preflight: linked, logged in", () => {
     expect(linkedProjectRef(tempProject())).toBeUndefined();
   });
 
-  it("logged in: SUPABASE_ACCESS_TOKEN, else `supabase projects list` must succeed", async () => {
+  it("logged in: SUPABASE_ACCESS_TOKEN accepted by the Management API, else `supabase projects list` must succeed", async () => {
     const never = async () => {
       throw new Error("must not run the CLI");
     };
-    expect(await checkLoggedIn({ SUPABASE_ACCESS_TOKEN: "sbp_x" }, never)).toMatchObject({ ok: true, value: "token" });
+    const target = { projectRef: REF, api: managementApi };
+    const before = fakeApi.requests.length;
+    expect(await checkLoggedIn({ SUPABASE_ACCESS_TOKEN: FAKE_TOKEN }, never, target)).toMatchObject({ ok: true, value: "token" });
+    expect(fakeApi.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/projects/${REF}`]);
     const calls: string[][] = [];
-    const ok = await checkLoggedIn({}, async (args) => (calls.push(args), { code: 0, stdout: "", stderr: "" }));
+    const ok = await checkLoggedIn({}, async (args) => (calls.push(args), { code: 0, stdout: "", stderr: "" }), target);
     expect(ok).toMatchObject({ ok: true, value: "login" });
     expect(calls).toEqual([["projects", "list"]]);
-    const no = await checkLoggedIn({}, async () => ({ code: 1, stdout: "", stderr: "Access token not provided. Supply an access token…\n" }));
+    const no = await checkLoggedIn({}, async () => ({ code: 1, stdout: "", stderr: "Access token not provided. Supply an access token…\n" }), target);
     expect(no).toEqual({ ok: false, message: `${NOT_LOGGED_IN_MESSAGE}\n(the CLI said: Access token not provided. Supply an access token…)` });
-    expect(await checkLoggedIn({}, never)).toMatchObject({ ok: false, message: expect.stringMatching(/npm install/) });
+    expect(await checkLoggedIn({}, never, target)).toMatchObject({ ok: false, message: expect.stringMatching(/npm install/) });
+  });
+
+  it("a bogus access token is refused (the API's 401) with the login instructions", async () => {
+    const result = await checkLoggedIn({ SUPABASE_ACCESS_TOKEN: `sbp_${"f".repeat(40)}` }, async () => ({ code: 0, stdout: "", stderr: "" }), {
+      projectRef: REF,
+      api: managementApi,
+    });
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.message).toMatch(/refused by Supabase \(401/);
+    expect(!result.ok && result.message).toContain(NOT_LOGGED_IN_MESSAGE);
+    expect(!result.ok && result.message).not.toContain("f".repeat(40));
+  });
+
+  it("a token that cannot see the project, and an unreachable API, are refused with what to check", async () => {
+    const other = await checkLoggedIn({ SUPABASE_ACCESS_TOKEN: FAKE_TOKEN }, async () => ({ code: 0, stdout: "", stderr: "" }), {
+      projectRef: "zzzzzzzzzzzzzzzzzzzz",
+      api: managementApi,
+    });
+    expect(other).toMatchObject({ ok: false, message: expect.stringMatching(/cannot reach project zzzzzzzzzzzzzzzzzzzz \(404\)/) });
+    // A port nothing listens on (the fake's, once closed).
+    const gone = await startFakeManagementApi();
+    await gone.close();
+    const down = await checkLoggedIn({ SUPABASE_ACCESS_TOKEN: FAKE_TOKEN }, async () => ({ code: 0, stdout: "", stderr: "" }), {
+      projectRef: REF,
+      api: { url: gone.url, fetch },
+    });
+    expect(down).toMatchObject({ ok: false, message: expect.stringMatching(/Could not reach the Supabase Management API .*ECONNREFUSED[\s\S]*network/) });
   });
 });
 
@@ -206,7 +250,7 @@ describe("the env file", () => {
     expect(text).toMatch(/CRM_RETRY_SCHEDULE/);
     expect(text).toMatch(/CRM_TIMEOUT_MS must be a positive integer/);
     expect(text).toMatch(/ALLOWED_ORIGINS: "https:\/\/www.example.fr\/path" is not an origin/);
-    expect(text).toMatch(/SUPABASE_SERVICE_ROLE_KEY must be the project's legacy service_role key/);
+    expect(text).toMatch(/SUPABASE_SERVICE_ROLE_KEY is neither a JWT \(eyJ…\) nor a secret key \(sb_secret_…\)/);
     expect(text).not.toContain("pk_live_wrongkind");
     expect(text).not.toContain("sb_secret_abc");
   });
@@ -312,5 +356,121 @@ describe("npm run deploy (CLI replaced by a recorder)", () => {
     expect(await deploy(["--dry-run"], h.deps)).toBe(1);
     expect(h.text()).toContain("supabase/functions/form-start/ has no [functions.form-start] section");
     expect(h.text()).toContain("[functions.form-begin] in supabase/config.toml has no folder");
+  });
+});
+
+/** A JWT with this payload, written out by hand (the signature is never checked offline). */
+const jwt = (payload: string) =>
+  `eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.${Buffer.from(payload).toString("base64url")}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
+
+describe("the service-role key (its JWT role claim, read offline)", () => {
+  const check = (key: string) => checkEnvFile(parseEnvFile(filledEnv({ SUPABASE_SERVICE_ROLE_KEY: key })), "supabase/.env.production");
+  const refusal = (key: string) => check(key).errors.join("\n");
+
+  it("accepts a service_role JWT and a secret key (sb_secret_…)", () => {
+    const legacy = jwt(`{"iss":"supabase","ref":"${REF}","role":"service_role","iat":1700000000,"exp":2000000000}`);
+    expect(check(legacy)).toMatchObject({ errors: [], serviceRoleKey: legacy, serviceRoleKeyKind: "legacy-jwt", serviceRoleKeyRef: REF });
+    const secret = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
+    expect(check(secret)).toMatchObject({ errors: [], serviceRoleKey: secret, serviceRoleKeyKind: "secret-key" });
+  });
+
+  it("refuses the anon key, saying which key to copy", () => {
+    const anon = jwt(`{"iss":"supabase","ref":"${REF}","role":"anon","iat":1700000000,"exp":2000000000}`);
+    expect(refusal(anon)).toMatch(/SUPABASE_SERVICE_ROLE_KEY is the anon key \(role "anon"/);
+    expect(refusal(anon)).toMatch(/Legacy API keys.*service_role/);
+    expect(check(anon).serviceRoleKey).toBeUndefined();
+  });
+
+  it("refuses the public demo keys of the local stack, both of them", () => {
+    for (const demo of [LOCAL_SERVICE_ROLE_KEY, LOCAL_ANON_KEY]) {
+      expect(refusal(demo)).toMatch(/public demo key of Supabase's local stack/);
+      expect(refusal(demo)).toMatch(/copy the service_role key from the dashboard/);
+    }
+    // Any key the demo issuer signed, not only the two known strings.
+    expect(refusal(jwt('{"iss":"supabase-demo","role":"service_role","exp":1983812996}'))).toMatch(/public demo key/);
+  });
+
+  it("refuses another role, a JWT without one, a publishable key and what is no key at all — never quoting the value", () => {
+    const authenticated = jwt(`{"iss":"supabase","ref":"${REF}","role":"authenticated"}`);
+    expect(refusal(authenticated)).toMatch(/a JWT with role "authenticated", not role "service_role"/);
+    expect(refusal(jwt('{"iss":"supabase"}'))).toMatch(/a JWT with no role claim/);
+    expect(refusal("sb_publishable_abcdefghijklmnopqrstuv")).toMatch(/publishable key/);
+    expect(refusal("eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln")).toMatch(/neither a JWT/);
+    expect(refusal(authenticated)).not.toContain(authenticated);
+  });
+
+  it("deploy refuses another project's key, and a secret key while crm-dispatch keeps verify_jwt = true", async () => {
+    const otherProject = jwt('{"iss":"supabase","ref":"zzzzzzzzzzzzzzzzzzzz","role":"service_role"}');
+    const h = harness(tempProject({ linked: REF, env: filledEnv({ SUPABASE_SERVICE_ROLE_KEY: otherProject }) }));
+    expect(await deploy(["--dry-run"], h.deps)).toBe(1);
+    expect(h.text()).toMatch(/belongs to project zzzzzzzzzzzzzzzzzzzz, not abcdefghijklmnopqrst/);
+    const secret = harness(tempProject({ linked: REF, env: filledEnv({ SUPABASE_SERVICE_ROLE_KEY: "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz" }) }));
+    expect(await deploy(["--dry-run"], secret.deps)).toBe(1);
+    expect(secret.text()).toMatch(/not a JWT: with verify_jwt = true on crm-dispatch/);
+    expect(secret.calls).toEqual([]);
+  });
+});
+
+describe("deploy's access-token check (stand-in Management API)", () => {
+  it("a bogus SUPABASE_ACCESS_TOKEN: refused before anything runs, with the login instructions", async () => {
+    const h = harness(tempProject({ linked: REF, env: filledEnv() }), { env: { SUPABASE_ACCESS_TOKEN: `sbp_${"1".repeat(40)}` } });
+    expect(await deploy(["--yes"], h.deps)).toBe(1);
+    expect(h.text()).toMatch(/SUPABASE_ACCESS_TOKEN was refused by Supabase \(401/);
+    expect(h.text()).toContain("npx supabase login");
+    expect(h.calls).toEqual([]);
+  });
+});
+
+describe("DATABASE_URL and the db push route", () => {
+  const pooler = (port: number, ref = REF) => `postgresql://postgres.${ref}:s3cret-pw@aws-0-eu-west-3.pooler.supabase.com:${port}/postgres`;
+  const check = (values: Record<string, string>) => checkEnvFile(parseEnvFile(filledEnv(values)), "supabase/.env.production");
+
+  it("DATABASE_URL is a function secret now: the pooler passes, localhost and non-URLs are refused, the direct host is warned about", () => {
+    expect(check({ DATABASE_URL: pooler(6543), DB_STATEMENT_TIMEOUT_MS: "20000", DB_LOCK_TIMEOUT_MS: "3000" })).toMatchObject({ errors: [], warnings: [] });
+    expect(check({ DATABASE_URL: "" })).toMatchObject({ errors: [], warnings: [] });
+    expect(check({ DATABASE_URL: "postgres://postgres:postgres@127.0.0.1:54322/postgres" }).errors.join()).toMatch(/DATABASE_URL points at this machine/);
+    expect(check({ DATABASE_URL: "host=db.x password=y" }).errors.join()).toMatch(/DATABASE_URL must be a postgres:\/\/ .*URL/);
+    expect(check({ DB_LOCK_TIMEOUT_MS: "soon" }).errors.join()).toMatch(/DB_LOCK_TIMEOUT_MS must be a positive integer/);
+    const direct = check({ DATABASE_URL: `postgresql://postgres:pw@db.${REF}.supabase.co:5432/postgres` });
+    expect(direct.errors).toEqual([]);
+    expect(direct.warnings.join()).toMatch(/direct connection .*transaction pooler/);
+    expect(JSON.stringify(check({ DATABASE_URL: "nope://s3cret-pw@x" }))).not.toContain("s3cret-pw");
+  });
+
+  it("a transaction-pooler DATABASE_URL: db push goes through the same host's session port, the password never printed", async () => {
+    const h = harness(tempProject({ linked: REF, env: filledEnv({ DATABASE_URL: pooler(6543) }) }));
+    expect(await deploy(["--yes"], h.deps)).toBe(0);
+    expect(h.calls[0].args).toEqual(["db", "push", "--db-url", pooler(5432), "--yes"]);
+    expect(h.text()).toContain("npx supabase db push --db-url '<the session pooler of DATABASE_URL (env file)>' --yes");
+    expect(h.text()).not.toContain("s3cret-pw");
+  });
+
+  it("SUPABASE_DB_PUSH_URL (environment first) wins; one naming another project is refused", async () => {
+    const mine = `postgresql://postgres.${REF}:other-pw@aws-0-eu-west-3.pooler.supabase.com:5432/postgres`;
+    const h = harness(tempProject({ linked: REF, env: filledEnv({ DATABASE_URL: pooler(6543) }) }), {
+      env: { SUPABASE_ACCESS_TOKEN: FAKE_TOKEN, SUPABASE_DB_PUSH_URL: mine },
+    });
+    expect(await deploy(["--yes", "--only", "db"], h.deps)).toBe(0);
+    expect(h.calls[0].args).toEqual(["db", "push", "--db-url", mine, "--yes"]);
+    const wrong = harness(tempProject({ linked: REF, env: filledEnv({ SUPABASE_DB_PUSH_URL: pooler(5432, "zzzzzzzzzzzzzzzzzzzz") }) }));
+    expect(await deploy(["--yes"], wrong.deps)).toBe(1);
+    expect(wrong.text()).toMatch(/SUPABASE_DB_PUSH_URL names project zzzzzzzzzzzzzzzzzzzz/);
+    expect(wrong.calls).toEqual([]);
+  });
+
+  it("without a pooler URL, db push keeps the CLI's route; when that answers IPv6, deploy gives the pooler route", async () => {
+    const ipv6 = "IPv6 is not supported on your current network: dial tcp [2a05:d018:135e:1600::1]:5432: connect: network is unreachable";
+    const h = harness(tempProject({ linked: REF, env: filledEnv() }), {
+      code: (args) => (args[0] === "db" ? 1 : 0),
+      output: (args) => (args[0] === "db" ? ipv6 : ""),
+    });
+    expect(await deploy(["--yes"], h.deps)).toBe(1);
+    expect(h.calls.map((c) => c.args)).toEqual([dbPushArgs(REF)]);
+    expect(h.text()).toMatch(/could not reach the project's direct database host/);
+    expect(h.text()).toMatch(/"Session pooler"[\s\S]*SUPABASE_DB_PUSH_URL=<that URI>[\s\S]*DATABASE_URL/);
+    // Another failure gets no such advice.
+    const other = harness(tempProject({ linked: REF, env: filledEnv() }), { code: (args) => (args[0] === "db" ? 1 : 0), output: () => "syntax error at or near" });
+    expect(await deploy(["--yes"], other.deps)).toBe(1);
+    expect(other.text()).not.toMatch(/Session pooler/);
   });
 });

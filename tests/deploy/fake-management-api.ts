@@ -4,6 +4,12 @@
  * records each request (multipart uploads parsed into files + metadata) and
  * answers just enough for the CLI to finish. The CLI reaches it through a
  * `--profile` file whose api_url is this server.
+ *
+ * Authentication as the Management API documents it (supabase.com/docs/reference/api,
+ * "Authentication"): every request carries `Authorization: Bearer <personal access token>`;
+ * one without a token this account issued gets 401 (`{"message":"Unauthorized"}`).
+ * A project ref the account does not have answers 404 (assumed: what the API
+ * answers for a ref it does not know).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,6 +20,8 @@ import { dirname, join } from "node:path";
 import { supabaseCliScript } from "../../scripts/deploy/cli.ts";
 
 export const FAKE_REF = "abcdefghijklmnopqrst";
+/** The one personal access token the stand-in account has (the sbp_ + 40 hex shape the CLI checks). */
+export const FAKE_TOKEN = `sbp_${"0".repeat(40)}`;
 
 export interface RecordedRequest {
   method: string;
@@ -67,6 +75,8 @@ export async function startFakeManagementApi(): Promise<FakeApi> {
     requests.push(rec);
 
     const json = (status: number, value: unknown) => void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (req.headers.authorization !== `Bearer ${FAKE_TOKEN}`) return json(401, { message: "Unauthorized" });
+    if (url.pathname.startsWith("/v1/projects/") && url.pathname.split("/")[3] !== FAKE_REF) return json(404, { message: "Project not found" });
     if (url.pathname.endsWith("/functions/deploy")) {
       const slug = url.searchParams.get("slug");
       return json(201, {
@@ -120,7 +130,7 @@ export function runCliOffline(args: string[], opts: { cwd: string; env?: Record<
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: home,
-    SUPABASE_ACCESS_TOKEN: `sbp_${"0".repeat(40)}`,
+    SUPABASE_ACCESS_TOKEN: FAKE_TOKEN,
     SUPABASE_TELEMETRY_DISABLED: "1",
     DO_NOT_TRACK: "1",
     SUPABASE_NO_UPDATE_NOTIFIER: "1",

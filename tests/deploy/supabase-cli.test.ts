@@ -19,7 +19,7 @@ import { loadFunctions } from "../../scripts/deploy/functions.ts";
 import { deploy } from "../../scripts/deploy/main.ts";
 import { buildPlan } from "../../scripts/deploy/plan.ts";
 import { checkLoggedIn, NOT_LOGGED_IN_MESSAGE } from "../../scripts/deploy/preflight.ts";
-import { FAKE_REF, type FakeApi, runCliOffline, startFakeManagementApi } from "./fake-management-api.ts";
+import { FAKE_REF, FAKE_TOKEN, type FakeApi, runCliOffline, startFakeManagementApi } from "./fake-management-api.ts";
 import { importGraph } from "./import-graph.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -59,7 +59,8 @@ describe("npm run deploy --only secrets,functions, with the real CLI", () => {
     writeFileSync(join(project, "supabase/.env.production"), text);
     code = await deploy(["--yes", "--project-ref", FAKE_REF, "--only", "secrets,functions"], {
       root: project,
-      env: { SUPABASE_ACCESS_TOKEN: "sbp_offline" },
+      env: { SUPABASE_ACCESS_TOKEN: FAKE_TOKEN },
+      managementApi: { url: api.url, fetch },
       // The commands exactly as planned, pointed at the stand-in API with --profile.
       run: async (args, opts) => {
         const run = await runCliOffline([...args, "--profile", api.profilePath], { cwd: project, env: opts.env });
@@ -116,7 +117,7 @@ describe("supabase projects list without a login", () => {
     const result = await checkLoggedIn({}, async (args) => {
       const run = await runCliOffline([...args, "--profile", api.profilePath], { cwd: project, env: { SUPABASE_ACCESS_TOKEN: "" } });
       return { code: run.code, stdout: "", stderr: run.output };
-    });
+    }, { projectRef: FAKE_REF, api: { url: api.url, fetch } });
     expect(result.ok).toBe(false);
     expect(!result.ok && result.message).toContain(NOT_LOGGED_IN_MESSAGE);
     expect(!result.ok && result.message).toMatch(/the CLI said: .*access token/i);
@@ -178,5 +179,11 @@ describe("supabase db push", () => {
     const again = await runCliOffline(args, { cwd: project, env: step.env });
     expect(again.code, again.output).toBe(0);
     expect(again.output).toMatch(/up to date/);
+    // The pooler route deploy takes with SUPABASE_DB_PUSH_URL / a pooler DATABASE_URL: `--db-url <url>`, accepted by this CLI.
+    const [viaUrl] = buildPlan({ projectRef: FAKE_REF, envFile: "e", functions: [], dbPushUrl: { value: url, label: "SUPABASE_DB_PUSH_URL" }, only: ["db"] });
+    expect(viaUrl.args).toEqual(["db", "push", "--db-url", url, "--yes"]);
+    const pooled = await runCliOffline(viaUrl.args, { cwd: project, env: viaUrl.env });
+    expect(pooled.code, pooled.output).toBe(0);
+    expect(pooled.output).toMatch(/up to date/);
   }, 120_000);
 });

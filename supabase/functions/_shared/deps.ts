@@ -13,7 +13,7 @@ const byFunction = new Map<string, AppDeps>();
 export function appDeps(functionName: string): AppDeps {
   let deps = byFunction.get(functionName);
   if (!deps) {
-    deps = createAppDeps(loadConfig(Deno.env.toObject()));
+    deps = createAppDeps(loadConfig(Deno.env.toObject()), { applicationName: functionName });
     byFunction.set(functionName, deps);
   }
   return deps;
