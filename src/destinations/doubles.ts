@@ -4,17 +4,13 @@
  */
 import { createBrevoDouble } from "./brevo/double.ts";
 import type { VendorDouble } from "./double-kit.ts";
+import { createHubspotDouble } from "./hubspot/double.ts";
+import { createPipedriveDouble } from "./pipedrive/double.ts";
 import { createWebhookDouble } from "./webhook/double.ts";
 
 export const DOUBLES: Record<string, () => VendorDouble> = {
-  webhook: createWebhookDouble,
-  brevo: () => createBrevoDouble(),
-import { createPipedriveDouble } from "./pipedrive/double.ts";
-
-export const DOUBLES: Record<string, () => VendorDouble> = {
-  pipedrive: () => createPipedriveDouble(),
-import { createHubspotDouble } from "./hubspot/double.ts";
-
-export const DOUBLES: Record<string, () => VendorDouble> = {
+  webhook: () => createWebhookDouble(),
   hubspot: () => createHubspotDouble(),
+  brevo: () => createBrevoDouble(),
+  pipedrive: () => createPipedriveDouble(),
 };

@@ -6,14 +6,14 @@
 import { brevo } from "./brevo/index.ts";
 import { hubspot } from "./hubspot/index.ts";
 import { monelec } from "./monelec/index.ts";
-import { webhook } from "./webhook/index.ts";
 import { pipedrive } from "./pipedrive/index.ts";
 import type { DestinationModule } from "./types.ts";
+import { webhook } from "./webhook/index.ts";
 
 export const DESTINATIONS: readonly DestinationModule<any>[] = [
   monelec,
   webhook,
+  hubspot,
   brevo,
   pipedrive,
-  hubspot,
 ];
