@@ -56,7 +56,7 @@ describe("rate limit", () => {
 
 describe("honeypot", () => {
   it("a filled honeypot looks accepted but stores and sends nothing", async () => {
-    await eventually(async () => (await stack.db.sql`select 1 from crm_events where state = 'pending'`).length === 0);
+    await eventually(async () => (await stack.db.sql`select 1 from crm_deliveries where state = 'pending'`).length === 0);
     stack.crmSandbox!.reset();
     const before = { leads: await count("leads"), requests: await count("requests"), callbacks: await count("callbacks"), events: await count("crm_events") };
     const lead = await stack.call("form-start", { ...validLead(), website: "http://spam.example" }, from("192.0.2.50"));

@@ -85,7 +85,7 @@ describe("crash recovery", () => {
       expect(events).toHaveLength(10);
       await eventually(() => crm.accepted().length === 10, 30_000, 200);
       expect(crm.accepted().map((c) => c.idempotencyKey).sort()).toEqual([...events].sort());
-      await eventually(async () => (await sql`select 1 from crm_events where state <> 'delivered'`).length === 0, 10_000);
+      await eventually(async () => (await sql`select 1 from crm_deliveries where state <> 'delivered'`).length === 0, 10_000);
     } finally {
       await sql.end();
     }

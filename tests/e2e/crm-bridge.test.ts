@@ -21,7 +21,7 @@ beforeEach(() => stack.crmSandbox!.reset());
 const crm = () => stack.crmSandbox!;
 const accepted = () => crm().accepted();
 const eventIdsOf = async (aggregateId: string) =>
-  (await stack.db.sql`select id from crm_events where aggregate_id = ${aggregateId} order by seq`).map((r) => r.id);
+  (await stack.db.sql`select id from crm_events where record_id = ${aggregateId} order by seq`).map((r) => r.id);
 
 describe("a whole journey reaches the CRM", () => {
   it("form-start → form-submit → create-payment-intent → stripe-webhook: exact bodies, headers and order", async () => {
@@ -79,7 +79,7 @@ describe("a whole journey reaches the CRM", () => {
       { ...base, payment_status: "pending", ...payment },
       { ...base, payment_status: "paid", ...payment },
     ]);
-    const states = await stack.db.sql`select distinct state from crm_events`;
+    const states = await stack.db.sql`select distinct state from crm_deliveries`;
     expect(states.map((s) => s.state)).toEqual(["delivered"]);
   });
 
@@ -113,7 +113,7 @@ describe("the CRM failing", () => {
     }
     const sub = await stack.call("form-submit", validSubmit());
     expect(sub.status).toBe(200);
-    await eventually(async () => (await stack.db.sql`select 1 from crm_events where state = 'pending' and attempts >= 2`).length >= 6);
+    await eventually(async () => (await stack.db.sql`select 1 from crm_deliveries where state = 'pending' and attempts >= 2`).length >= 6);
     expect(accepted()).toHaveLength(0);
 
     crm().setFaults({ mode: "ok" });
@@ -130,31 +130,35 @@ describe("the CRM failing", () => {
     const { lead_id } = await (await stack.call("form-start", validLead())).json();
     await eventually(() => accepted().length === 1, 10_000);
     expect(Date.parse(accepted()[0].receivedAt) - started).toBeGreaterThanOrEqual(1_000); // schedule alone: 200 ms
-    const [row] = await stack.db.sql`select attempts, state from crm_events where aggregate_id = ${lead_id}`;
+    const [row] = await stack.db.sql`select attempts, state from crm_deliveries where record_id = ${lead_id}`;
     expect(row).toEqual({ attempts: 2, state: "delivered" });
   });
 
-  it("422 is dead after one attempt, listed by `crm failed`, delivered by `crm retry`", async () => {
+  it("422 is dead after one attempt, listed by `crm failed`; `crm retry` sends the record's current data", async () => {
     crm().setFaults({ mode: "reject" });
     const { lead_id } = await (await stack.call("form-start", validLead())).json();
     const [eventId] = await eventIdsOf(lead_id);
-    await eventually(async () => (await stack.db.sql`select 1 from crm_events where id = ${eventId} and state = 'dead'`).length === 1);
-    const [row] = await stack.db.sql`select attempts, last_status from crm_events where id = ${eventId}`;
+    await eventually(async () => (await stack.db.sql`select 1 from crm_deliveries where event_id = ${eventId} and state = 'dead'`).length === 1);
+    const [row] = await stack.db.sql`select attempts, last_status from crm_deliveries where event_id = ${eventId}`;
     expect(row).toEqual({ attempts: 1, last_status: 422 });
 
     const env = { DATABASE_URL: stack.databaseUrl };
     const failed = await crmCli(["failed", "--json"], env);
     expect(failed.code).toBe(0);
-    expect(JSON.parse(failed.stdout)).toContainEqual(expect.objectContaining({ id: eventId, last_status: 422, attempts: 1 }));
+    expect(JSON.parse(failed.stdout)).toContainEqual(expect.objectContaining({ event_id: eventId, destination: "monelec", last_status: 422, attempts: 1 }));
     const human = await crmCli(["failed"], env);
     expect(human.stdout).toContain(eventId);
 
     crm().setFaults({ mode: "ok" });
+    await stack.db.sql`update leads set lastname = 'Corrigé' where id = ${lead_id}`; // the operator fixes the data
     const retried = await crmCli(["retry", eventId], env);
     expect(retried.code).toBe(0);
-    await eventually(() => accepted().some((c) => c.idempotencyKey === eventId), 10_000);
+    await eventually(() => accepted().some((c) => (c.body as { lovable_lead_id: string }).lovable_lead_id === lead_id), 10_000);
+    const sent = accepted().find((c) => (c.body as { lovable_lead_id: string }).lovable_lead_id === lead_id)!;
+    expect((sent.body as { lastName: string }).lastName).toBe("Corrigé");
+    expect(sent.idempotencyKey).not.toBe(eventId); // a new event: the current snapshot
     const status = JSON.parse((await crmCli(["status", "--json"], env)).stdout);
-    expect(status.counts.dead).toBe(0);
+    expect(status.destinations.find((d: { name: string }) => d.name === "monelec").counts.dead).toBe(0);
   });
 });
 

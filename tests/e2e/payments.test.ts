@@ -130,11 +130,11 @@ describe("stripe-webhook", () => {
     const { payment_intent_id } = await pay(request_id);
     const event = buildEvent("payment_intent.succeeded", piObject(payment_intent_id, request_id));
     expect((await sendEvent(event)).status).toBe(200);
-    const eventsBefore = await stack.db.sql`select count(*)::int as n from crm_events where aggregate_id = ${request_id}`;
+    const eventsBefore = await stack.db.sql`select count(*)::int as n from crm_events where record_id = ${request_id}`;
     const again = await sendEvent(event);
     expect(again.status).toBe(200);
     expect((await again.json()).note).toBe("duplicate");
-    const eventsAfter = await stack.db.sql`select count(*)::int as n from crm_events where aggregate_id = ${request_id}`;
+    const eventsAfter = await stack.db.sql`select count(*)::int as n from crm_events where record_id = ${request_id}`;
     expect(eventsAfter).toEqual(eventsBefore);
   });
 

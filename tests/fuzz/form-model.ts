@@ -237,7 +237,7 @@ export async function runFormBatch<S extends z.ZodType>(
   // 2. Writes: exactly one event per 200, none for anything else.
   const ok = sent.filter((s) => s.answer.status === 200 && s.id);
   const events = await sql<{ id: string; endpoint: string; aggregate_type: string; aggregate_id: string; body: Record<string, unknown> }[]>`
-    select id, endpoint, aggregate_type, aggregate_id::text, body from crm_events where seq > ${before.seq} order by seq`;
+    select id, case type when 'request.upserted' then '/requests' else '/leads' end as endpoint, record_type as aggregate_type, record_id::text as aggregate_id, data as body from crm_events where seq > ${before.seq} order by seq`;
   type EventRow = (typeof events)[number];
   const eventsByAggregate = new Map<string, EventRow[]>();
   for (const e of events) eventsByAggregate.set(e.aggregate_id, [...(eventsByAggregate.get(e.aggregate_id) ?? []), e]);

@@ -198,14 +198,25 @@ export async function post(url: string, body: Uint8Array, headers: Record<string
 
 export type { Json };
 
-/** After a fuzz run: every committed event reached the CRM exactly once, none dead or pending. */
+/**
+ * After a fuzz run: every committed event reached the CRM exactly once — or
+ * was superseded by a newer snapshot of its record that did — none dead or
+ * pending, and every record's newest event was delivered.
+ */
 export async function expectEveryEventAcceptedOnce(stack: TestStack): Promise<void> {
   const sql = stack.db.sql;
-  await eventually(async () => (await sql`select 1 from crm_events where state = 'pending' limit 1`).length === 0, 60_000, 200);
-  const states = await sql<{ state: string; n: number }[]>`select state, count(*)::int as n from crm_events group by state`;
-  expect(states.filter((s) => s.state !== "delivered")).toEqual([]);
-  const ids = (await sql<{ id: string }[]>`select id from crm_events`).map((r) => r.id);
+  await eventually(async () => (await sql`select 1 from crm_deliveries where state in ('pending', 'blocked') limit 1`).length === 0, 60_000, 200);
+  const states = await sql<{ state: string; n: number }[]>`select state, count(*)::int as n from crm_deliveries group by state`;
+  expect(states.filter((s) => s.state !== "delivered" && s.state !== "superseded")).toEqual([]);
+  const [{ missing }] = await sql<{ missing: number }[]>`select count(*)::int as missing from crm_events e where fanout <> 1`;
+  expect(missing).toBe(0); // one delivery per event (monelec only)
+  const ids = (await sql<{ id: string }[]>`select event_id as id from crm_deliveries where state = 'delivered'`).map((r) => r.id);
   const keys = stack.crmSandbox!.accepted().map((a) => a.idempotencyKey);
   expect(new Set(keys).size).toBe(keys.length);
   expect([...keys].sort()).toEqual([...ids].sort());
+  const [{ stale }] = await sql<{ stale: number }[]>`
+    select count(*)::int as stale from crm_events e
+    where e.seq = (select max(seq) from crm_events n where n.record_id = e.record_id)
+      and not exists (select 1 from crm_deliveries d where d.event_id = e.id and d.state = 'delivered')`;
+  expect(stale).toBe(0);
 }

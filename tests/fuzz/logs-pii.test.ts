@@ -164,10 +164,10 @@ describe("logs of full journeys, failures included", () => {
 
     // Every event ends delivered, dead (the 422s) or held back behind a dead one: nothing in flight while the logs are read.
     await eventually(async () => (await sql`
-      select 1 from crm_events e where e.state = 'pending'
-        and not exists (select 1 from crm_events d where d.aggregate_id = e.aggregate_id and d.seq < e.seq and d.state = 'dead')`).length === 0, 30_000, 200);
+      select 1 from crm_deliveries e where e.state = 'pending'
+        and not exists (select 1 from crm_deliveries d where d.record_id = e.record_id and d.seq < e.seq and d.state = 'dead')`).length === 0, 30_000, 200);
     await new Promise((r) => setTimeout(r, 300));
-    const outcomes = (await sql<{ state: string }[]>`select distinct state from crm_events where state <> 'pending'`).map((r) => r.state).sort();
+    const outcomes = (await sql<{ state: string }[]>`select distinct state from crm_deliveries where state not in ('pending', 'blocked')`).map((r) => r.state).sort();
     expect(outcomes).toEqual(["dead", "delivered"]);
 
     // The journeys did reach the paths that log: deliveries, retries, dead events, server errors, unknown payments.

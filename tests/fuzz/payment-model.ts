@@ -228,7 +228,7 @@ export async function runCpiBatch(stack: TestStack, model: CpiModel, cases: Form
     fail(`${after.payments - before.payments} new payments, expected ${newPayments}`, `answers ${answers.map((a) => a.status).join(",")}`);
   }
   const events = await sql<{ aggregate_id: string; endpoint: string; body: Record<string, unknown> }[]>`
-    select aggregate_id::text, endpoint, body from crm_events where seq > ${before.seq}`;
+    select record_id::text as aggregate_id, case type when 'request.upserted' then '/requests' else '/leads' end as endpoint, data as body from crm_events where seq > ${before.seq}`;
   if (events.length !== expectedEvents.size) {
     fail(`${events.length} new crm_events, expected ${expectedEvents.size}`, `answers ${answers.map((a) => a.status).join(",")}`);
   }
@@ -603,7 +603,7 @@ export async function runWebhookBatch(stack: TestStack, model: WebhookModel, cas
   const serverErrors = serverErrorsSince(stack, logsBefore);
   const after = await snapshot();
   const newEvents = await sql<{ aggregate_id: string; body: Record<string, unknown> }[]>`
-    select aggregate_id::text, body from crm_events where seq > ${before.counts.seq} order by seq`;
+    select record_id::text as aggregate_id, data as body from crm_events where seq > ${before.counts.seq} order by seq`;
 
   let expectStripeEvents = 0;
   let expectPayments = 0;

@@ -17,14 +17,15 @@ beforeAll(async () => {
     grant all on all tables in schema public to anon, authenticated;
     grant all on all sequences in schema public to anon, authenticated`);
   await db.sql`insert into leads (email) values ('secret@example.fr')`;
-  await db.sql`insert into crm_events (id, endpoint, aggregate_type, aggregate_id, body)
-               values (gen_random_uuid(), '/leads', 'lead', gen_random_uuid(), '{}')`;
+  await db.sql`with e as (insert into crm_events (id, type, record_type, record_id, data, fanout)
+                          values (gen_random_uuid(), 'lead.upserted', 'lead', gen_random_uuid(), '{}', 1) returning id, record_id, seq)
+               insert into crm_deliveries (event_id, destination, record_id, seq) select id, 'monelec', record_id, seq from e`;
 });
 afterAll(async () => {
   await db?.drop();
 });
 
-const tables = ["leads", "customers", "requests", "callbacks", "payments", "stripe_events", "prices", "crm_events", "rate_limits"];
+const tables = ["leads", "customers", "requests", "callbacks", "payments", "stripe_events", "prices", "crm_events", "crm_deliveries", "crm_attempts", "crm_destinations", "crm_remote_ids", "rate_limits"];
 
 describe.each(["anon", "authenticated"])("as %s", (role) => {
   it("reads no row of any table", async () => {
@@ -47,7 +48,7 @@ describe.each(["anon", "authenticated"])("as %s", (role) => {
     await expect(asRole(`insert into prices (type_raccordement, amount) values ('definitif', 1)`)).rejects.toThrow(/row-level security/);
     expect((await asRole(`update prices set amount = 1`)).count).toBe(0);
     expect((await asRole(`delete from leads`)).count).toBe(0);
-    expect((await asRole(`update crm_events set state = 'delivered'`)).count).toBe(0);
+    expect((await asRole(`update crm_deliveries set state = 'delivered'`)).count).toBe(0);
     const [{ n }] = await db.sql`select count(*)::int as n from leads`;
     expect(n).toBe(1);
   });

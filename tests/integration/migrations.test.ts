@@ -1,6 +1,9 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../scripts/lib/migrate.ts";
+import { cp, mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { migrate, MIGRATIONS_DIR } from "../../scripts/lib/migrate.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
 let db: TestDatabase;
@@ -14,10 +17,10 @@ afterAll(async () => {
 describe("migrations", () => {
   it("record what they applied, and a second run changes nothing", async () => {
     const applied = await db.sql`select version, name from supabase_migrations.schema_migrations order by version`;
-    expect(applied.map((r) => r.name)).toEqual(["core_schema", "crm_outbox", "crm_dispatch_schedule", "rate_limits", "crm_events_autovacuum"]);
+    expect(applied.map((r) => r.name).slice(0, 6)).toEqual(["core_schema", "crm_outbox", "crm_dispatch_schedule", "rate_limits", "crm_events_autovacuum", "crm_destinations"]);
     const again = await migrate(db.url);
     expect(again.applied).toEqual([]);
-    expect(again.skipped).toHaveLength(5);
+    expect(again.skipped).toHaveLength(applied.length);
   });
 
   it("can each be re-run by hand without error (idempotent SQL)", async () => {
@@ -33,7 +36,8 @@ describe("migrations", () => {
     await admin.unsafe(`create database ${name}`);
     const url = db.url.replace(/\/[^/]+$/, `/${name}`);
     const [a, b] = await Promise.all([migrate(url), migrate(url)]);
-    expect(a.applied.length + b.applied.length).toBe(5);
+    const [{ n }] = await db.sql`select count(*)::int as n from supabase_migrations.schema_migrations`;
+    expect(a.applied.length + b.applied.length).toBe(n);
     await admin.unsafe(`drop database ${name} with (force)`);
     await admin.end();
   });
@@ -56,11 +60,48 @@ describe("migrations", () => {
       db.sql`insert into customers (email, client_type) values ('pro@b.fr', 'professionnel')`,
       db.sql`insert into requests (customer_id, type_raccordement) values (gen_random_uuid(), 'definitif')`,
       db.sql`insert into stripe_events (id, type) values ('evt_1', 'x'), ('evt_1', 'x')`,
-      db.sql`insert into crm_events (id, endpoint, aggregate_type, aggregate_id, body, state)
-             values (gen_random_uuid(), '/payments', 'lead', gen_random_uuid(), '{}', 'pending')`,
+      db.sql`insert into crm_events (id, type, record_type, record_id, data)
+             values (gen_random_uuid(), 'payment.done', 'lead', gen_random_uuid(), '{}')`,
+      db.sql`insert into crm_deliveries (event_id, destination, record_id, seq, state)
+             values (gen_random_uuid(), 'monelec', gen_random_uuid(), 1, 'pending')`, // no such event
     ];
     for (const query of bad) await expect(query).rejects.toThrow();
     await db.sql`insert into customers (email) values ('same@b.fr')`;
     await expect(db.sql`insert into customers (email) values ('same@b.fr')`).rejects.toThrow(/unique/);
+  });
+
+  it("carry the one-CRM outbox over to events and deliveries without loss", async () => {
+    const admin = postgres(db.url.replace(/\/[^/]+$/, "/postgres"), { max: 1, onnotice: () => {} });
+    const name = `o_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`;
+    await admin.unsafe(`create database ${name}`);
+    const url = db.url.replace(/\/[^/]+$/, `/${name}`);
+    const old = await mkdtemp(join(tmpdir(), "old-migrations-"));
+    for (const f of (await readdir(MIGRATIONS_DIR)).filter((f) => f < "20261129")) await cp(join(MIGRATIONS_DIR, f), join(old, f));
+    await migrate(url, old);
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const lead = crypto.randomUUID();
+      const rows = [
+        { state: "delivered", attempts: 1, last_status: 201 },
+        { state: "dead", attempts: 1, last_status: 422 },
+        { state: "pending", attempts: 2, last_status: 503 },
+        { state: "skipped", attempts: 0, last_status: null },
+      ].map((r, i) => ({ id: crypto.randomUUID(), endpoint: "/leads", aggregate_type: "lead", aggregate_id: lead, body: sql.json({ n: i }), ...r }));
+      for (const r of rows) await sql`insert into crm_events ${sql(r)}`;
+      await migrate(url);
+      const events = await sql`select id, type, record_type, record_id, data, fanout from crm_events order by seq`;
+      expect(events.map((e) => [e.id, e.type, e.record_id, e.data, e.fanout])).toEqual(
+        rows.map((r, i) => [r.id, "lead.upserted", lead, { n: i }, r.state === "skipped" ? 0 : 1]));
+      const deliveries = await sql`select event_id, destination, state, attempts, last_status from crm_deliveries order by seq`;
+      expect(deliveries.map((d) => [d.event_id, d.destination, d.state, d.attempts, d.last_status])).toEqual(
+        rows.filter((r) => r.state !== "skipped").map((r) => [r.id, "monelec", r.state, r.attempts, r.last_status]));
+      // New events number after the carried ones.
+      const [next] = await sql`insert into crm_events (id, type, record_type, record_id, data) values (gen_random_uuid(), 'lead.upserted', 'lead', ${lead}, '{}') returning seq`;
+      expect(Number(next.seq)).toBeGreaterThan(4);
+    } finally {
+      await sql.end();
+      await admin.unsafe(`drop database ${name} with (force)`);
+      await admin.end();
+    }
   });
 });

@@ -6,9 +6,8 @@ const base = { DATABASE_URL: "postgres://u:p@127.0.0.1:5432/db" };
 describe("configuration", () => {
   it("has the contract's defaults", () => {
     const c = loadConfig(base);
+    expect(c.destinations).toEqual([]); // no destination configured: the bridge is off
     expect(c.crm).toMatchObject({
-      apiUrl: "https://monelec.net/api/external",
-      apiKey: undefined,
       timeoutMs: 10_000,
       retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
     });
@@ -25,8 +24,10 @@ describe("configuration", () => {
       ALLOWED_ORIGINS: "https://a.fr/, http://localhost:*",
     });
     expect(c.databaseUrl).toBe("postgres://x");
-    expect(c.crm.apiUrl).toBe("http://crm.local/api");
-    expect(c.crm.apiKey).toBeUndefined();
+    expect(c.destinations).toEqual([]); // a blank key is no key
+    const on = loadConfig({ ...base, MONELEC_API_KEY: "k", MONELEC_API_URL: "http://crm.local/api/" });
+    expect(on.destinations.map((d) => [d.name, d.settings])).toEqual([["monelec", { apiKey: "k", apiUrl: "http://crm.local/api" }]]);
+    expect(on.destinations[0].leaseMs).toBe(15_000); // one call of 10 s, plus 5 s
     expect(c.allowedOrigins).toEqual(["https://a.fr", "http://localhost:*"]);
   });
 
@@ -36,5 +37,7 @@ describe("configuration", () => {
     expect(() => loadConfig({ ...base, CRM_TIMEOUT_MS: "soon" })).toThrow(/CRM_TIMEOUT_MS must be a positive integer, got "soon"/);
     expect(() => loadConfig({ ...base, CRM_RETRY_SCHEDULE: "5s,often" })).toThrow(/CRM_RETRY_SCHEDULE has "often"/);
     expect(() => loadConfig({ ...base, RATE_LIMIT_PER_MINUTE: "-1" })).toThrow(/RATE_LIMIT_PER_MINUTE/);
+    expect(() => loadConfig({ ...base, MONELEC_API_KEY: "k", MONELEC_RATE_LIMIT: "fast" })).toThrow(/MONELEC_RATE_LIMIT/);
+    expect(loadConfig({ ...base, MONELEC_API_KEY: "k", MONELEC_RATE_LIMIT: "3" }).destinations[0].rate).toEqual({ perSecond: 3, burst: 6 });
   });
 });
