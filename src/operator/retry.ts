@@ -54,14 +54,24 @@ export async function retryDead(sql: Pool, filter: DeliveryFilter): Promise<Retr
   return report;
 }
 
-/** Pending deliveries matching the filter become due now. */
+/**
+ * Pending deliveries matching the filter become due now, and their
+ * destinations' circuits are closed (the operator says the outage is over;
+ * a destination paused on purpose stays paused). Returns how many wait.
+ */
 export async function sendPendingNow(sql: Pool, filter: DeliveryFilter): Promise<number> {
-  const rows = await sql`
-    update crm_deliveries d set next_attempt_at = now(), updated_at = now()
+  const rows = await sql<{ destination: string }[]>`
+    update crm_deliveries d set next_attempt_at = least(d.next_attempt_at, now()), updated_at = now()
     from crm_events e
-    where e.id = d.event_id and d.state = 'pending' and d.next_attempt_at > now()
+    where e.id = d.event_id and d.state = 'pending' and (d.locked_until is null or d.locked_until <= now())
       and ${filterSql(sql, { ...filter, state: undefined })}
-    returning d.event_id`;
+    returning d.destination`;
+  const destinations = [...new Set(rows.map((r) => r.destination))];
+  if (destinations.length > 0) {
+    await sql`update crm_destinations set circuit_open_until = null, circuit_opened_at = null, circuit_reason = null,
+                throttled_until = null, updated_at = now()
+              where name in (select jsonb_array_elements_text(${sql.json(destinations)}))`;
+  }
   return rows.length;
 }
 

@@ -4,7 +4,7 @@
  * quota, circuit), the attempt recorded (batched) and logged as one JSON line.
  */
 import type { AttemptOutcome, DestinationContext } from "../destinations/types.ts";
-import { noteServerFailure, pauseDestination, throttleDestination } from "./destination-events.ts";
+import { circuitOpenMs, noteServerFailure, pauseDestination, throttleDestination } from "./destination-events.ts";
 import type { Outbox } from "./outbox.ts";
 import { maskKnownValues } from "./mask-answer.ts";
 import { nextRetryDelay } from "./retry-schedule.ts";
@@ -125,7 +125,7 @@ async function destinationEffects(ob: Outbox, name: string, outcome: AttemptOutc
     ob.log.warn("crm destination paused by its answer", { destination: name, reason: outcome.reason });
     ob.states.invalidate();
   } else if (outcome.kind === "retry" && (outcome.httpStatus === null || outcome.httpStatus >= 500)) {
-    if (await noteServerFailure(ob.sql, name, outcome.error)) {
+    if (await noteServerFailure(ob.sql, name, outcome.error, circuitOpenMs(ob.retryScheduleMs))) {
       ob.log.warn("crm destination circuit open", { destination: name, reason: outcome.error });
       ob.states.invalidate();
     }

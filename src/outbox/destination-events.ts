@@ -8,9 +8,12 @@ import type { Sql } from "../db/sql.ts";
 
 /** After this many server failures in a row the circuit opens. */
 export const CIRCUIT_FAILURES = 5;
-/** How long it stays open before a probe; doubles on a failed probe, up to CIRCUIT_MAX_OPEN_MS. */
-export const CIRCUIT_OPEN_MS = 30_000;
+/**
+ * How long it stays open before a probe: the retry schedule's first step
+ * (within 1–30 s), doubling on each failed probe up to CIRCUIT_MAX_OPEN_MS.
+ */
 export const CIRCUIT_MAX_OPEN_MS = 10 * 60_000;
+export const circuitOpenMs = (retryScheduleMs: number[]) => Math.min(30_000, Math.max(1_000, retryScheduleMs[0] ?? 5_000));
 
 export async function throttleDestination(sql: Sql, name: string, untilMs: number, reason: string): Promise<void> {
   await sql`
@@ -44,13 +47,13 @@ export async function resumeDestination(sql: Sql, name: string): Promise<boolean
  * failed on the server side (no answer, timeout, 5xx); extends it after a
  * failed probe. Returns true when the circuit is (now) open.
  */
-export async function noteServerFailure(sql: Sql, name: string, error: string): Promise<boolean> {
+export async function noteServerFailure(sql: Sql, name: string, error: string, openMs: number): Promise<boolean> {
   const rows = await sql<{ open: boolean }[]>`
     update crm_destinations set
       circuit_open_until = now() + least(
         ${CIRCUIT_MAX_OPEN_MS}::float8,
-        case when circuit_opened_at is null then ${CIRCUIT_OPEN_MS}::float8
-             else greatest(${CIRCUIT_OPEN_MS}::float8, 2 * extract(epoch from now() - circuit_opened_at) * 1000) end
+        case when circuit_opened_at is null then ${openMs}::float8
+             else greatest(${openMs}::float8, 2 * extract(epoch from now() - circuit_opened_at) * 1000) end
       ) * interval '1 millisecond',
       circuit_opened_at = coalesce(circuit_opened_at, now()),
       circuit_reason = ${error.slice(0, 300)},

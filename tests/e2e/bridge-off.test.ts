@@ -98,7 +98,7 @@ describe("bridge off", () => {
     const none = await crmCli(["test"], { MONELEC_API_URL: stack.crmUrl });
     expect(none.stdout).toMatch(/no destination is configured/);
     expect(stack.crmSandbox!.accepted()).toHaveLength(4);
-  });
+  }, 90_000);
 
   it("crm with bad arguments explains itself", async () => {
     const res = await crmCli(["retry"], { DATABASE_URL: stack.databaseUrl });
@@ -107,5 +107,5 @@ describe("bridge off", () => {
     const unknown = await crmCli(["retry", crypto.randomUUID()], { DATABASE_URL: stack.databaseUrl });
     expect(unknown.code).toBe(1);
     expect(unknown.stdout).toMatch(/0 dead deliver/);
-  });
+  }, 60_000);
 });

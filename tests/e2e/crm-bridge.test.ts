@@ -113,7 +113,9 @@ describe("the CRM failing", () => {
     }
     const sub = await stack.call("form-submit", validSubmit());
     expect(sub.status).toBe(200);
-    await eventually(async () => (await stack.db.sql`select 1 from crm_deliveries where state = 'pending' and attempts >= 2`).length >= 6);
+    await eventually(async () => (await stack.db.sql`select 1 from crm_deliveries where state = 'pending' and attempts >= 1`).length >= 6);
+    // Five server failures in a row: the circuit opens, nothing is sent meanwhile and nothing dies.
+    await eventually(async () => (await stack.db.sql`select 1 from crm_destinations where name = 'monelec' and circuit_open_until is not null`).length === 1);
     expect(accepted()).toHaveLength(0);
 
     crm().setFaults({ mode: "ok" });
@@ -122,6 +124,8 @@ describe("the CRM failing", () => {
     expect(new Set(keys).size).toBe(6);
     expect(accepted().filter((c) => c.endpoint === "/leads").map((c) => (c.body as { lovable_lead_id: string }).lovable_lead_id).sort())
       .toEqual([...ids].sort());
+    expect((await stack.db.sql`select 1 from crm_deliveries where state = 'dead'`)).toHaveLength(0);
+    await eventually(async () => (await stack.db.sql`select 1 from crm_destinations where circuit_open_until is null`).length === 1);
   });
 
   it("429 with Retry-After is waited out", async () => {
