@@ -8,8 +8,8 @@ import { createAppDeps } from "../../src/app-deps.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import postgres from "postgres";
-import { claimDue } from "../../src/outbox/claim.ts";
-import { completeEvent } from "../../src/outbox/complete.ts";
+import { claim } from "../../src/outbox/claim.ts";
+import { recordAttempts } from "../../src/outbox/record.ts";
 import { sweep, type SweepReport } from "../../src/outbox/sweep.ts";
 import { formStartBody } from "./bodies.ts";
 import { type CpuSnapshot, cpuDelta, OTHERS } from "./cpu.ts";
@@ -80,12 +80,14 @@ export async function outageLoss(bench: Bench): Promise<OutageResult> {
   // (5 s ±20 %, then 5 min…). Events whose second attempt also fell in the outage
   // wait for a later step: that wait is fast-forwarded, not skipped.
   const undelivered = async () => (await bench.db<{ n: number }[]>`
-    select count(*)::int as n from crm_events where aggregate_id = any(${outboxIds}::uuid[]) and state <> 'delivered'`)[0].n;
+    select count(*)::int as n from crm_deliveries
+    where record_id in (select value::uuid from jsonb_array_elements_text(${bench.db.json(outboxIds)})) and state not in ('delivered', 'superseded')`)[0].n;
   await sleep(6_500);
   const deliveredByFirstRetry = outboxIds.length - (await undelivered());
   await waitFor(async () => {
-    await bench.db`update crm_events set next_attempt_at = now()
-                   where aggregate_id = any(${outboxIds}::uuid[]) and state = 'pending' and next_attempt_at > now()`;
+    await bench.db`update crm_deliveries set next_attempt_at = now()
+                   where record_id in (select value::uuid from jsonb_array_elements_text(${bench.db.json(outboxIds)}))
+                     and state = 'pending' and next_attempt_at > now()`;
     return (await undelivered()) === 0;
   }, 60_000, "the outbox to deliver what the outage held back");
   const received = new Map<string, number>();
@@ -125,8 +127,8 @@ export interface DeliveryPlans { claim: Plan; complete: Plan }
 /**
  * The plans Postgres picks right now for the sweeper's two statements per
  * event batch: the claim (src/outbox/claim.ts, limit 16) and the completion
- * (src/outbox/complete.ts). The real statements, captured from claimDue and
- * completeEvent through the driver's debug hook, run again under EXPLAIN
+ * (src/outbox/record.ts). The real statements, captured from claim and
+ * recordAttempts through the driver's debug hook, run again under EXPLAIN
  * ANALYZE inside one transaction that is rolled back.
  */
 async function deliveryPlans(bench: Bench): Promise<DeliveryPlans> {
@@ -146,11 +148,13 @@ async function deliveryPlans(bench: Bench): Promise<DeliveryPlans> {
   let plans: DeliveryPlans | undefined;
   try {
     await sql.begin(async (tx) => {
-      const [event] = await claimDue(tx, { limit: 16, leaseMs: 15_000 });
-      const claim = await explain(tx, /with due as/i);
-      await completeEvent(tx, event, 201);
-      const complete = await explain(tx, /set state = 'delivered'/i);
-      plans = { claim, complete };
+      const got = await claim(tx, { destination: "monelec", limit: 16, leaseMs: 15_000, rate: { perSecond: 1e6, burst: 1e6 } });
+      const claimPlan = await explain(tx, /with gate as/i);
+      await recordAttempts(tx, got.claimed.map((delivery) => ({
+        delivery, outcome: { kind: "delivered" as const, httpStatus: 201 }, durationMs: 1, state: "delivered" as const, retryInMs: 0, counted: true,
+      })));
+      const complete = await explain(tx, /insert into crm_attempts/i);
+      plans = { claim: claimPlan, complete };
       throw new Error("rollback");
     }).catch(() => {});
     return plans!;
@@ -169,16 +173,18 @@ async function insertBacklog(bench: Bench, n: number): Promise<string[]> {
       ids.push(id);
       return {
         id,
-        endpoint: "/leads",
-        aggregate_type: "lead",
-        aggregate_id: leadId,
-        body: leadBody({ id: leadId, ...formStartBody(), phone: "+33612345678", email: `backlog-${start + i}@example.fr` }),
+        record_id: leadId,
+        data: leadBody({ id: leadId, ...formStartBody(), phone: "+33612345678", email: `backlog-${start + i}@example.fr` }),
       };
     });
     await bench.db`
-      insert into crm_events (id, endpoint, aggregate_type, aggregate_id, body, state, attempts, last_error)
-      select id, endpoint, aggregate_type, aggregate_id, body, 'pending', 1, 'bench: simulated outage'
-      from jsonb_to_recordset(${bench.db.json(rows as never)}) as x(id uuid, endpoint text, aggregate_type text, aggregate_id uuid, body jsonb)`;
+      with ev as (
+        insert into crm_events (id, type, record_type, record_id, data, fanout)
+        select id, 'lead.upserted', 'lead', record_id, data, 1
+        from jsonb_to_recordset(${bench.db.json(rows as never)}) as x(id uuid, record_id uuid, data jsonb)
+        returning id, record_id, seq)
+      insert into crm_deliveries (event_id, destination, record_id, seq, state, attempts, last_error)
+      select id, 'monelec', record_id, seq, 'pending', 1, 'bench: simulated outage' from ev`;
   }
   return ids;
 }
@@ -215,10 +221,10 @@ async function timedDrain(
   await bench.sweeper.pause();
   try {
     bench.sandbox.reset();
-    if (statistics === "before the outage") await bench.db`analyze crm_events`;
+    if (statistics === "before the outage") await bench.db`analyze crm_deliveries`;
     bench.sandbox.setFaults({ mode: "down" }); // the outage (nothing is delivering anyway)
     const ids = await insertBacklog(bench, n);
-    if (statistics === "fresh") await bench.db`analyze crm_events`;
+    if (statistics === "fresh") await bench.db`analyze crm_deliveries`;
     const plans = explain ? await deliveryPlans(bench) : undefined;
     await bench.db`checkpoint`;
     bench.sandbox.setFaults({ mode: "ok" }); // the CRM is back
@@ -278,7 +284,7 @@ function viaNodeSweep(bench: Bench, concurrency: number, stub: boolean) {
     );
     try {
       const reports: SweepReport[] = [];
-      do reports.push(await sweep(deps.outbox.delivery("bench"), { concurrency }));
+      do reports.push(await sweep(deps.outbox.runner("bench"), { concurrency }));
       while ((await bench.pendingCount()) > 0 && reports.length < 100);
       return { calls: reports.length, reports };
     } finally {

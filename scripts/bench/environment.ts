@@ -169,11 +169,11 @@ export async function startBench(settings: BenchSettings, progress: (msg: string
       [MACHINE]: machineBusyMs,
     };
 
-    const pendingCount = async () => (await db<{ n: number }[]>`select count(*)::int as n from crm_events where state = 'pending'`)[0].n;
+    const pendingCount = async () => (await db<{ n: number }[]>`select count(*)::int as n from crm_deliveries where state in ('pending', 'blocked')`)[0].n;
     const settle = async () => {
       sandbox.setFaults({ mode: "ok" });
       await waitFor(async () => {
-        await db`update crm_events set next_attempt_at = now() where state = 'pending' and next_attempt_at > now()`;
+        await db`update crm_deliveries set next_attempt_at = now() where state = 'pending' and next_attempt_at > now()`;
         return (await pendingCount()) === 0 && (await baselines.stats()).inFlight === 0;
       }, 180_000, "the CRM backlog to drain between runs");
       await db`checkpoint`;

@@ -73,7 +73,7 @@ function planShape(plan: string[]): string {
   return plan
     .map((l) => l.trim().replace(/^->\s*/, ""))
     .filter((l) => /^(Index Scan|Index Only Scan|Bitmap Heap Scan|Seq Scan|Sort|Nested Loop|Hash|SubPlan|InitPlan)/.test(l) || /^Rows Removed by (Join )?Filter/.test(l))
-    .map((l) => l.replace(/ on crm_events \w+/, "").replace(/\s*\(actual.*?rows=(\d+) loops=(\d+)\)/, " (rows $1 × $2)"))
+    .map((l) => l.replace(/ on crm_(events|deliveries) \w+/, "").replace(/\s*\(actual.*?rows=(\d+) loops=(\d+)\)/, " (rows $1 × $2)"))
     .join(" → ");
 }
 

@@ -25,7 +25,7 @@ export interface RoundTrips {
   perRequest: Record<string, { beforeAnswer: number; background: number; total: number; statements: string[] }>;
 }
 
-const isDelivery = (q: string) => /update crm_events/i.test(q);
+const isDelivery = (q: string) => /update crm_deliveries|insert into crm_attempts/i.test(q);
 const isConnectionSetup = (q: string) => /from pg_catalog\.pg_type/i.test(q);
 const shape = (q: string) => q.replace(/\s+/g, " ").trim().slice(0, 60);
 

@@ -3,7 +3,7 @@
  * weighed against the outbox, served under Deno like the real functions so the
  * comparison is fair. Same validation and HTTP shell as the product
  * (jsonEndpoint + the zod schemas) and the same CRM bodies and request
- * (monelec-bodies + monelecDestination), but the lead / request is written
+ * (monelec-bodies + the monelec destination module), but the lead / request is written
  * WITHOUT an outbox row, and the CRM call is either
  *   /await/<fn>      awaited before answering (the visitor waits for the CRM), or
  *   /waituntil/<fn>  fired without awaiting, as EdgeRuntime.waitUntil(fetch(…)):
@@ -17,7 +17,8 @@ import { loadConfig } from "../../../src/config.ts";
 import { leadBody, requestBody } from "../../../src/crm/monelec-bodies.ts";
 import { submissionRows } from "../../../src/functions/form-submit.ts";
 import { jsonEndpoint, type Handler } from "../../../src/http/json-endpoint.ts";
-import type { ClaimedEvent, CrmEndpoint } from "../../../src/outbox/types.ts";
+import { monelec, type MonelecSettings } from "../../../src/destinations/monelec/index.ts";
+import type { EventType } from "../../../src/outbox/types.ts";
 import { FormStartInput, FormSubmitInput } from "../../../src/validation/schemas.ts";
 
 /** The little of Deno this file uses (typed here so that tsc, with Node types, checks it too). */
@@ -39,24 +40,30 @@ const { sql, config } = deps;
 type Strategy = "await" | "waituntil";
 const stats = { inFlight: 0, sent: 0, failed: 0 };
 
-/** One CRM call, built exactly as the product builds it. */
-async function callCrm(endpoint: CrmEndpoint, aggregateId: string, body: Record<string, unknown>): Promise<void> {
-  const event: ClaimedEvent = { id: crypto.randomUUID(), destination: "monelec", endpoint, aggregateId, body, attempts: 1, claimToken: "" };
+const monelecSettings = monelec.settings(env) as MonelecSettings;
+
+/** One CRM call, made exactly as the product makes it (the monelec module), with nothing recorded. */
+async function callCrm(type: EventType, recordId: string, data: Record<string, unknown>): Promise<void> {
   stats.inFlight++;
   try {
-    const res = await fetch(deps.destination.buildRequest(event), { signal: AbortSignal.timeout(config.crm.timeoutMs) });
-    await res.arrayBuffer();
-    if (res.ok) stats.sent++;
+    const outcome = await monelec.deliver(
+      { id: crypto.randomUUID(), type, recordType: type === "request.upserted" ? "request" : "lead", recordId, createdAt: new Date().toISOString(), data, attempt: 1 },
+      monelecSettings,
+      {
+        fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(config.crm.timeoutMs) }),
+        remote: { get: () => undefined, set: async () => {} },
+        log: deps.log,
+      },
+    );
+    if (outcome.kind === "delivered") stats.sent++;
     else stats.failed++;
-  } catch {
-    stats.failed++;
   } finally {
     stats.inFlight--;
   }
 }
 
-async function toCrm(strategy: Strategy, endpoint: CrmEndpoint, aggregateId: string, body: Record<string, unknown>) {
-  const call = callCrm(endpoint, aggregateId, body);
+async function toCrm(strategy: Strategy, type: EventType, recordId: string, data: Record<string, unknown>) {
+  const call = callCrm(type, recordId, data);
   if (strategy === "await") await call; // the study's "await the CRM": a failure is swallowed, the visitor waits anyway
   // "waituntil": not awaited; the promise lives on its own, like EdgeRuntime.waitUntil(fetch(…)).
 }
@@ -73,7 +80,7 @@ function formStart(strategy: Strategy): Handler {
       await sql`
         insert into leads ${sql({ id, ...row })}
         on conflict (id) do update set ${sql(row)}, updated_at = now()`;
-      await toCrm(strategy, "/leads", id, leadBody({ id, ...fields }));
+      await toCrm(strategy, "lead.upserted", id, leadBody({ id, ...fields }));
       return { lead_id: id };
     },
   });
@@ -102,7 +109,7 @@ function formSubmit(strategy: Strategy): Handler {
         from customer
         returning id, customer_id`;
       const body = requestBody({ ...customer, ...request, status: "submitted", payment_status: "pending", payment: null });
-      await toCrm(strategy, "/requests", request.id, body);
+      await toCrm(strategy, "request.upserted", request.id, body);
       return { request_id: row.id, customer_id: row.customer_id };
     },
   });
