@@ -68,6 +68,7 @@ export interface SoakReport {
   journeys: JourneyStats;
   events: number;
   delivered: number;
+  superseded: number;
   crmAttempts: number;
   crmAttemptsByOutcome: Record<string, number>;
   /** Attempts the CRM answered as a replay of an already accepted Idempotency-Key: sent twice, accepted once. */
@@ -289,7 +290,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     let stuck = { pending: 0, dead: 0 };
     for (;;) {
       try {
-        const rows = await sql<{ state: string; n: number }[]>`select state, count(*)::int as n from crm_events where state in ('pending', 'dead') group by state`;
+        const rows = await sql<{ state: string; n: number }[]>`
+          select case when state = 'dead' then 'dead' else 'pending' end as state, count(*)::int as n
+          from crm_deliveries where state in ('pending', 'blocked', 'dead') group by 1`;
         stuck = { pending: rows.find((r) => r.state === "pending")?.n ?? 0, dead: rows.find((r) => r.state === "dead")?.n ?? 0 };
         if (stuck.pending === 0) break;
       } catch {
@@ -336,9 +339,12 @@ async function verify(ctx: {
   startedAt: number;
 }): Promise<SoakReport> {
   const { sql, sandbox, recorder, acked } = ctx;
+  // monelec's deliveries, one per event. `superseded`: a newer snapshot of the record went instead.
   const events = await sql<{ id: string; seq: number; aggregate_id: string; state: string; attempts: number; created_at: Date; payment_status: string | null }[]>`
-    select id::text, seq::int, aggregate_id::text, state, attempts, created_at, body->>'payment_status' as payment_status
-    from crm_events order by seq`;
+    select e.id::text, e.seq::int, e.record_id::text as aggregate_id, coalesce(d.state, 'missing') as state,
+           coalesce(d.attempts, 0) as attempts, e.created_at, e.data->>'payment_status' as payment_status
+    from crm_events e left join crm_deliveries d on d.event_id = e.id and d.destination = 'monelec'
+    order by e.seq`;
   const accepted = sandbox.accepted();
   const firstAccept = new Map<string, { index: number; at: number }>();
   let duplicatesAccepted = 0;
@@ -349,7 +355,10 @@ async function verify(ctx: {
   });
   const eventIds = new Set(events.map((e) => e.id));
   const unknownAccepted = [...firstAccept.keys()].filter((k) => !eventIds.has(k)).length;
-  const lost = events.filter((e) => !firstAccept.has(e.id)).length;
+  // Lost: neither accepted nor superseded by a later snapshot of its record that was accepted.
+  const acceptedLater = (e: (typeof events)[number]) =>
+    events.some((x) => x.aggregate_id === e.aggregate_id && x.seq > e.seq && firstAccept.has(x.id));
+  const lost = events.filter((e) => !firstAccept.has(e.id) && !(e.state === "superseded" && acceptedLater(e))).length;
   const delays = events.flatMap((e) => (firstAccept.has(e.id) ? [firstAccept.get(e.id)!.at - e.created_at.getTime()] : [])).sort((a, b) => a - b);
   let slowest: SoakReport["slowest"];
   for (const e of events) {
@@ -372,22 +381,23 @@ async function verify(ctx: {
   const byAggregate = new Map<string, EventRow[]>();
   for (const e of events) byAggregate.set(e.aggregate_id, [...(byAggregate.get(e.aggregate_id) ?? []), e]);
   for (const list of byAggregate.values()) {
-    const order = list.map((e) => firstAccept.get(e.id)?.index ?? Infinity);
+    const order = list.filter((e) => firstAccept.has(e.id)).map((e) => firstAccept.get(e.id)!.index);
     if (order.some((v, i) => i > 0 && v <= order[i - 1])) orderViolations++;
   }
 
   const [partial] = await sql<Record<string, number>[]>`
     select
-      (select count(*)::int from leads l where not exists (select 1 from crm_events e where e.aggregate_id = l.id)) as "leads without event",
-      (select count(*)::int from callbacks c where not exists (select 1 from crm_events e where e.aggregate_id = c.id)) as "callbacks without event",
-      (select count(*)::int from requests r where not exists (select 1 from crm_events e where e.aggregate_id = r.id)) as "requests without event",
+      (select count(*)::int from leads l where not exists (select 1 from crm_events e where e.record_id = l.id)) as "leads without event",
+      (select count(*)::int from callbacks c where not exists (select 1 from crm_events e where e.record_id = c.id)) as "callbacks without event",
+      (select count(*)::int from requests r where not exists (select 1 from crm_events e where e.record_id = r.id)) as "requests without event",
       (select count(*)::int from payments p where not exists (
-         select 1 from crm_events e where e.aggregate_id = p.request_id and e.body->>'payment_intent_id' = p.stripe_payment_intent_id)) as "payments without event",
-      (select count(*)::int from crm_events e where not exists (select 1 from leads where id = e.aggregate_id)
-         and not exists (select 1 from callbacks where id = e.aggregate_id) and not exists (select 1 from requests where id = e.aggregate_id)) as "events without row"`;
+         select 1 from crm_events e where e.record_id = p.request_id and e.data->>'payment_intent_id' = p.stripe_payment_intent_id)) as "payments without event",
+      (select count(*)::int from crm_events e where not exists (select 1 from leads where id = e.record_id)
+         and not exists (select 1 from callbacks where id = e.record_id) and not exists (select 1 from requests where id = e.record_id)) as "events without row",
+      (select count(*)::int from crm_events e where not exists (select 1 from crm_deliveries d where d.event_id = e.id)) as "events without delivery"`;
 
   const present = async (table: string, ids: string[]) =>
-    new Set((await sql<{ id: string }[]>`select id::text from ${sql(table)} where id = any(${ids}::uuid[])`).map((r) => r.id));
+    new Set((await sql<{ id: string }[]>`select id::text from ${sql(table)} where id in (select value::uuid from jsonb_array_elements_text(${sql.json(ids)}))`).map((r) => r.id));
   const leads = await present("leads", [...acked.leads]);
   const requests = await present("requests", [...acked.requests]);
   const callbacks = await present("callbacks", [...acked.callbacks]);
@@ -423,6 +433,7 @@ async function verify(ctx: {
     journeys: ctx.stats,
     events: events.length,
     delivered: events.filter((e) => e.state === "delivered").length,
+    superseded: events.filter((e) => e.state === "superseded").length,
     crmAttempts: recorder.attempts.length,
     crmAttemptsByOutcome: byOutcome,
     duplicatesSent: recorder.attempts.filter((a) => a.replayed).length,
@@ -475,7 +486,7 @@ export function formatReport(r: SoakReport): string {
     ` journeys               ${r.journeys.started} started, ${r.journeys.completed} completed, ${r.journeys.abandoned} abandoned`,
     ` steps                  ${r.journeys.stepsOk} ok; retried after 5xx: ${retried5xx} (${kv(r.journeys.retried5xx)}); after no answer: ${r.journeys.retriedNetwork}`,
     ` payments via fallback  ${r.journeys.paymentFallbacks} (the Stripe double died with the stack: the signed event sent again)`,
-    ` events                 ${r.events} committed, ${r.delivered} delivered`,
+    ` events                 ${r.events} committed, ${r.delivered} delivered, ${r.superseded} superseded by a newer snapshot`,
     ` CRM attempts           ${r.crmAttempts} (${kv(r.crmAttemptsByOutcome)})`,
     ` CRM phases             ${kv(r.crmPhases)}`,
     ` kills survived         ${r.kills} (SIGKILL of the whole npm start process group)`,
