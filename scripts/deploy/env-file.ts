@@ -23,7 +23,14 @@ export const FUNCTION_SECRETS = [
 ] as const;
 
 /** Function secrets that may be added; they have sensible defaults. */
-export const OPTIONAL_FUNCTION_SECRETS = ["RATE_LIMIT_PER_MINUTE", "DB_POOL_MAX"] as const;
+export const OPTIONAL_FUNCTION_SECRETS = [
+  "RATE_LIMIT_PER_MINUTE",
+  "RATE_LIMIT_GLOBAL_PER_MINUTE",
+  "CLIENT_IP_HEADER",
+  "TRUSTED_PROXY_HOPS",
+  "STRIPE_REQUEST_INTERVAL_MS",
+  "DB_POOL_MAX",
+] as const;
 
 /** Must hold a value: the functions cannot work without them in production. */
 const REQUIRED_VALUES = new Set(["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SITE_URL"]);
