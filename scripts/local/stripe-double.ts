@@ -49,6 +49,8 @@ export interface StripeDouble {
    * `succeeded` while the webhook answered 503).
    */
   setStatus(paymentIntentId: string, status: PaymentIntentStatus): void;
+  /** The next `count` API calls fail with this error (Stripe's shape), as in an outage. */
+  failNext(count: number, error?: { status: number; type: string; message: string }): void;
   /** Calls received on the API (not the control routes), e.g. to count Stripe calls per request. */
   apiCalls(): Array<{ method: string; path: string; idempotencyKey?: string }>;
   sendEvent(
@@ -109,6 +111,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
   const idempotent = new Map<string, { fingerprint: string; status: number; body: string }>();
   let webhookUrl = opts.webhookUrl;
   const calls: Array<{ method: string; path: string; idempotencyKey?: string }> = [];
+  let failures: { count: number; error: ApiError } = { count: 0, error: new ApiError(500, "api_error", "") };
 
   function createIntent(form: Form): PaymentIntentRecord {
     const { amount, currency, description, metadata } = form;
@@ -230,6 +233,10 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
 
     const idempotencyHeader = req.headers["idempotency-key"];
     calls.push({ method, path, idempotencyKey: typeof idempotencyHeader === "string" ? idempotencyHeader : undefined });
+    if (failures.count > 0) {
+      failures.count--;
+      throw failures.error;
+    }
     const auth = req.headers.authorization ?? "";
     const key = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
     if (!key) throw new ApiError(401, "invalid_request_error", "You did not provide an API key.");
@@ -309,6 +316,9 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
       pi.status = status;
     },
     apiCalls: () => calls.map((c) => ({ ...c })),
+    failNext: (count, error = { status: 500, type: "api_error", message: "An unknown error occurred." }) => {
+      failures = { count, error: new ApiError(error.status, error.type, error.message) };
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
