@@ -47,10 +47,10 @@ describe("a victim's request against a later submission with the same email", ()
       select id::text as lovable_request_id, email, phone, full_name, client_type, company_name, siren
       from requests where id = ${mine.request_id}`;
     expect(row).toEqual(expected);
-    const bodies = await eventually((): ReturnType<typeof accepted> | undefined => {
+    const bodies = (await eventually((): ReturnType<typeof accepted> | undefined => {
       const got = accepted(mine.request_id);
       return got.length === 3 ? got : undefined; // submitted, pending with its payment, paid
-    });
+    }))!;
     for (const { body } of bodies) expect(body).toMatchObject(expected);
     expect(bodies.map((b) => (b.body as { payment_status: string }).payment_status)).toEqual(["pending", "pending", "paid"]);
   });
