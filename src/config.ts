@@ -21,6 +21,12 @@ export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
 export const DEFAULT_POOL_MAX = 2;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+/**
+ * Supabase's hosted functions sit behind Cloudflare, which sets
+ * CF-Connecting-IP to the address that connected to it, replacing any copy
+ * the client sent (Cloudflare's "HTTP request headers" reference).
+ */
+export const DEFAULT_CLIENT_IP_HEADER = "cf-connecting-ip";
 
 const optionalText = z.string().trim().optional().transform((v) => (v ? v : undefined));
 const positiveInt = (fallback: number) =>
@@ -29,6 +35,18 @@ const positiveInt = (fallback: number) =>
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) {
       ctx.addIssue({ code: "custom", message: `must be a positive integer, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** A whole number ≥ 0 (0 = off); `fallback` when unset. */
+const wholeNumber = <T extends number | undefined>(fallback: T) =>
+  z.string().trim().optional().transform((v, ctx): number | T => {
+    if (!v) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) {
+      ctx.addIssue({ code: "custom", message: `must be a whole number (0 = off), got "${v}"` });
       return z.NEVER;
     }
     return n;
@@ -48,15 +66,18 @@ const EnvSchema = z.object({
   SITE_URL: optionalText,
   ALLOWED_ORIGINS: optionalText,
   CRM_TIMEOUT_MS: positiveInt(10_000),
-  RATE_LIMIT_PER_MINUTE: z.string().trim().optional().transform((v, ctx) => {
-    if (!v) return 30;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) {
-      ctx.addIssue({ code: "custom", message: `must be a whole number (0 = off), got "${v}"` });
+  RATE_LIMIT_PER_MINUTE: wholeNumber(30),
+  RATE_LIMIT_GLOBAL_PER_MINUTE: wholeNumber(undefined),
+  CLIENT_IP_HEADER: z.string().trim().optional().transform((v, ctx) => {
+    if (!v) return DEFAULT_CLIENT_IP_HEADER;
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(v)) {
+      ctx.addIssue({ code: "custom", message: `must be an HTTP header name, got "${v}"` });
       return z.NEVER;
     }
-    return n;
+    return v.toLowerCase();
   }),
+  TRUSTED_PROXY_HOPS: positiveInt(1),
+  STRIPE_REQUEST_INTERVAL_MS: wholeNumber(5_000),
   CRM_RETRY_SCHEDULE: optionalText,
   SUPABASE_ANON_KEY: optionalText,
   SUPABASE_SERVICE_ROLE_KEY: optionalText,
@@ -87,6 +108,16 @@ export interface Config {
   serviceRoleKey: string | undefined;
   /** Form submissions per client IP per minute and function; 0 = no limit. */
   rateLimitPerMinute: number;
+  /** Calls per minute and function from all clients together; 0 = no cap. */
+  rateLimitGlobalPerMinute: number;
+  /** Where the client's address comes from: one header, set by the platform's gateway. */
+  clientIp: {
+    header: string;
+    /** The entry counted from the right of a comma-separated list (1 = the last, appended by the nearest proxy). */
+    trustedProxyHops: number;
+  };
+  /** Least time between two Stripe calls create-payment-intent makes for one request; 0 = no wait. */
+  stripeRequestIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +164,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       : [siteUrl],
     serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    // Unset: 100 clients' worth, and off with the per-client limit.
+    rateLimitGlobalPerMinute: e.RATE_LIMIT_GLOBAL_PER_MINUTE ?? e.RATE_LIMIT_PER_MINUTE * 100,
+    clientIp: { header: e.CLIENT_IP_HEADER, trustedProxyHops: e.TRUSTED_PROXY_HOPS },
+    stripeRequestIntervalMs: e.STRIPE_REQUEST_INTERVAL_MS,
   };
 }
 

@@ -37,3 +37,38 @@ export function redact(value: unknown, depth = 0): unknown {
   }
   return value;
 }
+
+/** Field names whose values are personal data when a vendor echoes them back (JSON or key=value). */
+const PERSONAL_FIELD = /(name|first_?name|last_?name|full_?name|company|company_?name|address|street|city|zip|zip_?code|postal_?code|postcode|siren|siret|email|phone|mobile|tel)/i;
+const QUOTED_FIELD = /("([A-Za-z_]+)"\s*:\s*)"((?:[^"\\]|\\.)*)"/g;
+const BARE_FIELD = /(\b([A-Za-z_]+)\s*[=:]\s*)([^,;&\s"{}[\]][^,;&"{}[\]]*)/g;
+
+/**
+ * An excerpt of a vendor's error body made safe to log and store: every
+ * `knownValues` entry (the personal data the request sent: names, company,
+ * address…) masked wherever it appears, whole or word by word (3+ letters),
+ * values of personal-looking fields (`"lastName": "…"`, `city=…`) masked,
+ * then emails and phones as in maskText. Free text naming someone the request
+ * did not send cannot be recognised; pass every personal value you sent.
+ */
+export function maskErrorExcerpt(text: string, knownValues: ReadonlyArray<string | null | undefined> = []): string {
+  const needles = new Set<string>();
+  for (const value of knownValues) {
+    const v = value?.trim();
+    if (!v) continue;
+    needles.add(v);
+    for (const word of v.split(/[\s,.'’()-]+/)) if (word.length >= 3) needles.add(word);
+  }
+  let out = text;
+  // Longest first, so a whole value is masked before its words.
+  for (const needle of [...needles].sort((a, b) => b.length - a.length)) {
+    out = out.replace(new RegExp(escapeRegExp(needle), "gi"), "***");
+  }
+  out = out.replace(QUOTED_FIELD, (m, head: string, key: string) => (PERSONAL_FIELD.test(key) ? `${head}"***"` : m));
+  out = out.replace(BARE_FIELD, (m, head: string, key: string) => (PERSONAL_FIELD.test(key) ? `${head}***` : m));
+  return maskText(out);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -27,6 +27,10 @@ export const FUNCTION_SECRETS = [
 /** Function secrets that may be added; they have sensible defaults (DATABASE_URL: SUPABASE_DB_URL). */
 export const OPTIONAL_FUNCTION_SECRETS = [
   "RATE_LIMIT_PER_MINUTE",
+  "RATE_LIMIT_GLOBAL_PER_MINUTE",
+  "CLIENT_IP_HEADER",
+  "TRUSTED_PROXY_HOPS",
+  "STRIPE_REQUEST_INTERVAL_MS",
   "DB_POOL_MAX",
   "DATABASE_URL",
   "DB_STATEMENT_TIMEOUT_MS",

@@ -46,6 +46,9 @@ for await (const entry of Deno.readDir(new URL("functions/", root))) {
   functions.set(entry.name, mod.default.fetch);
 }
 
+/** Headers that name the client's address: set by the gateway, whatever the client sent. */
+const CLIENT_ADDRESS_HEADERS = ["cf-connecting-ip", "x-real-ip"];
+
 function json(body: unknown, status: number): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 }
@@ -66,10 +69,16 @@ async function route(req: Request, info: Deno.ServeHandlerInfo): Promise<Respons
   if (req.method !== "OPTIONS" && verifyJwt.get(match[1]) !== false && !hasAcceptedKey(req)) {
     return json({ error: { code: "unauthorized", message: "Missing or invalid authorization (send the anon key)." } }, 401);
   }
-  // Like the gateway: the function learns the caller's address from a header.
-  if (!req.headers.has("x-forwarded-for") && info.remoteAddr.transport === "tcp") {
+  // Like the gateway (Cloudflare in front of Supabase): the function learns the
+  // caller's address from headers the gateway sets. A client's own
+  // CF-Connecting-IP and X-Real-IP are replaced; X-Forwarded-For gets the
+  // address appended, as every proxy does (its left part is the client's to forge).
+  if (info.remoteAddr.transport === "tcp") {
     const headers = new Headers(req.headers);
-    headers.set("x-forwarded-for", info.remoteAddr.hostname);
+    const address = info.remoteAddr.hostname;
+    for (const name of CLIENT_ADDRESS_HEADERS) headers.set(name, address);
+    const forwarded = req.headers.get("x-forwarded-for");
+    headers.set("x-forwarded-for", forwarded ? `${forwarded}, ${address}` : address);
     // Built from parts: `new Request(req, …)` would tie itself to req.signal.
     req = new Request(req.url, { method: req.method, headers, body: req.body });
   }

@@ -4,6 +4,14 @@
  * control API (`/_double/...`) that moves a PaymentIntent to a new state and
  * sends the matching event, signed with the webhook secret, to stripe-webhook.
  * State lives in memory and dies with the server.
+ *
+ * It follows Stripe's API reference where our code relies on it: "Idempotent
+ * requests" (a key replays the first successful answer, with
+ * `Idempotent-Replayed: true`; the same key with other parameters is a 400
+ * `idempotency_error`), "The PaymentIntent object" (its statuses: `setStatus`
+ * moves one without an event, as when Stripe's event is late or lost), and
+ * "Errors" (the `{"error": {type, code, message, param}}` shape, 401 without a
+ * valid key, 404 `resource_missing`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,12 +22,13 @@ import {
   isSupportedEventType,
   nowSeconds,
   type PaymentIntentRecord,
+  type PaymentIntentStatus,
   randomId,
   type StripeEventRecord,
   type SupportedEventType,
 } from "./stripe-events.ts";
 
-export type { ChargeRecord, PaymentIntentRecord, SupportedEventType } from "./stripe-events.ts";
+export type { ChargeRecord, PaymentIntentRecord, PaymentIntentStatus, SupportedEventType } from "./stripe-events.ts";
 
 export interface StripeDoubleOptions {
   webhookSecret: string;
@@ -34,6 +43,16 @@ export interface StripeDouble {
   port: number;
   paymentIntents(): PaymentIntentRecord[];
   setWebhookUrl(url: string): void;
+  /**
+   * Moves a PaymentIntent to any status without sending an event, as when
+   * Stripe's event is late or was lost (e.g. `processing` for a bank debit,
+   * `succeeded` while the webhook answered 503).
+   */
+  setStatus(paymentIntentId: string, status: PaymentIntentStatus): void;
+  /** The next `count` API calls fail with this error (Stripe's shape), as in an outage. */
+  failNext(count: number, error?: { status: number; type: string; message: string }): void;
+  /** Calls received on the API (not the control routes), e.g. to count Stripe calls per request. */
+  apiCalls(): Array<{ method: string; path: string; idempotencyKey?: string }>;
   sendEvent(
     type: SupportedEventType,
     paymentIntentId: string,
@@ -91,6 +110,8 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
   const events = new Map<string, string>();
   const idempotent = new Map<string, { fingerprint: string; status: number; body: string }>();
   let webhookUrl = opts.webhookUrl;
+  const calls: Array<{ method: string; path: string; idempotencyKey?: string }> = [];
+  let failures: { count: number; error: ApiError } = { count: 0, error: new ApiError(500, "api_error", "") };
 
   function createIntent(form: Form): PaymentIntentRecord {
     const { amount, currency, description, metadata } = form;
@@ -210,6 +231,12 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
     }
     if (!path.startsWith("/v1/")) throw new ApiError(404, "invalid_request_error", `Unrecognized request URL (${method}: ${path}).`);
 
+    const idempotencyHeader = req.headers["idempotency-key"];
+    calls.push({ method, path, idempotencyKey: typeof idempotencyHeader === "string" ? idempotencyHeader : undefined });
+    if (failures.count > 0) {
+      failures.count--;
+      throw failures.error;
+    }
     const auth = req.headers.authorization ?? "";
     const key = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
     if (!key) throw new ApiError(401, "invalid_request_error", "You did not provide an API key.");
@@ -223,6 +250,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
         throw new ApiError(400, "idempotency_error",
           `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idemKey}' if you meant to execute a different request.`);
       }
+      // The saved answer as it was, not the object's current state (as Stripe does).
       if (stored) return [stored.status, JSON.parse(stored.body), { "idempotent-replayed": "true" }];
       const pi = createIntent(parseForm(body));
       // Only successes are stored: Stripe does not save results of requests that failed validation.
@@ -282,6 +310,15 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
       webhookUrl = url;
     },
     sendEvent,
+    setStatus: (id, status) => {
+      const pi = intents.get(id);
+      if (!pi) throw new Error(`stripe-double: no PaymentIntent ${id}`);
+      pi.status = status;
+    },
+    apiCalls: () => calls.map((c) => ({ ...c })),
+    failNext: (count, error = { status: 500, type: "api_error", message: "An unknown error occurred." }) => {
+      failures = { count, error: new ApiError(error.status, error.type, error.message) };
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -18,7 +18,15 @@ export function isSupportedEventType(value: string): value is SupportedEventType
   return (SUPPORTED_EVENT_TYPES as readonly string[]).includes(value);
 }
 
-export type PaymentIntentStatus = "requires_payment_method" | "succeeded" | "canceled";
+/** Stripe's PaymentIntent statuses (API reference, "The PaymentIntent object"). */
+export type PaymentIntentStatus =
+  | "requires_payment_method"
+  | "requires_confirmation"
+  | "requires_action"
+  | "processing"
+  | "requires_capture"
+  | "succeeded"
+  | "canceled";
 
 export interface PaymentIntentRecord {
   id: string;

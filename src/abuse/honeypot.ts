@@ -5,7 +5,12 @@
  */
 export const HONEYPOT_FIELD = "website";
 
+/**
+ * Any value but an empty string (or null) trips it: whitespace, numbers,
+ * booleans, arrays and objects included — a person never fills the field.
+ */
 export function isHoneypotTripped(body: unknown): boolean {
+  if (!Object.hasOwn(body as object, HONEYPOT_FIELD)) return false;
   const value = (body as Record<string, unknown>)[HONEYPOT_FIELD];
-  return typeof value === "string" && value.trim() !== "";
+  return value !== "" && value !== null && value !== undefined;
 }

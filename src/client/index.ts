@@ -41,6 +41,13 @@ export interface ClientOptions {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /**
+   * The form functions' Idempotency-Key. Each call sends a new one
+   * (crypto.randomUUID()) unless given: pass the same key again to retry a
+   * submission whose answer was lost, and the first answer comes back with
+   * nothing written twice.
+   */
+  idempotencyKey?: string;
 }
 
 export interface RaccordementClient {
@@ -83,9 +90,12 @@ export function createRaccordementClient(supabase: RaccordementSupabase, options
     let data: unknown;
     let error: unknown;
     let response: Response | undefined;
+    const headers: Record<string, string> = {};
+    if (method !== "createPaymentIntent") headers["Idempotency-Key"] = opts.idempotencyKey ?? crypto.randomUUID();
     try {
       ({ data, error, response } = await supabase.functions.invoke(FUNCTION_NAMES[method], {
         body: body as Record<string, unknown>,
+        headers,
         timeout,
         signal: opts.signal,
       }));

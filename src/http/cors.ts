@@ -2,7 +2,7 @@
  * CORS for the browser-facing functions. An origin is allowed when it equals
  * an entry of ALLOWED_ORIGINS or matches a `scheme://host:*` entry (any port).
  */
-const ALLOW_HEADERS = "authorization, x-client-info, apikey, content-type";
+const ALLOW_HEADERS = "authorization, x-client-info, apikey, content-type, idempotency-key";
 
 export function isOriginAllowed(origin: string, allowed: string[]): boolean {
   return allowed.some((entry) => {

@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import { parseInput } from "../validation/parse-input.ts";
 import { corsHeaders, isOriginAllowed } from "./cors.ts";
 import { HttpError } from "./http-error.ts";
+import { findAnswer, type IdempotencyClaim, idempotencyKeyOf, isIdempotencyConflict } from "./idempotency.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import { jsonResponse, toErrorResponse } from "./responses.ts";
 
@@ -19,6 +20,8 @@ export type Handler = (req: Request) => Promise<Response>;
 export interface RequestContext {
   log: Logger;
   clientIp: string;
+  /** Set when the request carries an Idempotency-Key: the handler's statement stores its answer (rememberAnswer). */
+  idempotency?: IdempotencyClaim;
 }
 
 export interface JsonEndpoint<S extends z.ZodType> {
@@ -26,6 +29,8 @@ export interface JsonEndpoint<S extends z.ZodType> {
   schema: S;
   /** What a bot that filled the honeypot is told (a plausible success); omit to not use one. */
   decoy?: () => unknown;
+  /** Accepts an Idempotency-Key header (the form functions). */
+  idempotent?: boolean;
   handle(input: z.infer<S>, ctx: RequestContext): Promise<unknown>;
 }
 
@@ -35,6 +40,7 @@ export function jsonEndpoint<S extends z.ZodType>(deps: AppDeps, endpoint: JsonE
     const origin = req.headers.get("origin");
     const cors = corsHeaders(origin, deps.config.allowedOrigins);
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
+    let idempotency: IdempotencyClaim | undefined;
     try {
       if (req.method !== "POST") {
         throw new HttpError(405, "method_not_allowed", `Use POST to call ${endpoint.name}.`, undefined, {
@@ -50,8 +56,26 @@ export function jsonEndpoint<S extends z.ZodType>(deps: AppDeps, endpoint: JsonE
         return jsonResponse(endpoint.decoy(), 200, cors);
       }
       const input = parseInput(endpoint.schema, body);
-      return jsonResponse(await endpoint.handle(input, { log, clientIp: clientIp(req) }), 200, cors);
-    } catch (err) {
+      const key = endpoint.idempotent ? idempotencyKeyOf(req) : undefined;
+      if (key !== undefined) {
+        idempotency = { fn: endpoint.name, key, requestText: JSON.stringify(body) };
+        const first = await findAnswer(deps.sql, idempotency);
+        if (first !== undefined) return jsonResponse(first, 200, { ...cors, "idempotent-replayed": "true" });
+      }
+      const ip = clientIp(req, deps.config.clientIp);
+      return jsonResponse(await endpoint.handle(input, { log, clientIp: ip, idempotency }), 200, cors);
+    } catch (thrown) {
+      let err = thrown;
+      if (idempotency && isIdempotencyConflict(err)) {
+        // A concurrent request with the same key wrote first: its answer is ours.
+        try {
+          const first = await findAnswer(deps.sql, idempotency);
+          if (first !== undefined) return jsonResponse(first, 200, { ...cors, "idempotent-replayed": "true" });
+          err = new HttpError(409, "idempotency_key_in_use", "A request with this Idempotency-Key is being processed; try again.");
+        } catch (again) {
+          err = again;
+        }
+      }
       const res = toErrorResponse(err, log);
       for (const [k, v] of Object.entries(cors)) res.headers.set(k, v);
       return res;

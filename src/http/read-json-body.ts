@@ -15,7 +15,14 @@ export async function readRawBody(req: Request, limit = MAX_BODY_BYTES): Promise
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client went away mid-body (or the connection broke): its fault, not a 5xx, and nothing to log.
+      throw new HttpError(400, "incomplete_body", "The body ended before it was complete.");
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {

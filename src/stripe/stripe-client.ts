@@ -23,11 +23,14 @@ export function createStripe(secretKey: string, apiUrl?: string): Stripe {
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
+/** How far a signature's timestamp may be from now, either way (Stripe's default, 5 minutes). */
+export const STRIPE_TOLERANCE_SECONDS = 300;
+
 /**
  * Verifies `Stripe-Signature` on the raw body (5-minute tolerance) with Web
  * Crypto. Needs only the webhook secret, not an API key. Throws Stripe's
  * signature error when it does not match.
  */
 export function verifyStripeEvent(rawBody: string, signature: string, secret: string): Promise<Stripe.Event> {
-  return Stripe.webhooks.constructEventAsync(rawBody, signature, secret, 300, cryptoProvider);
+  return Stripe.webhooks.constructEventAsync(rawBody, signature, secret, STRIPE_TOLERANCE_SECONDS, cryptoProvider);
 }

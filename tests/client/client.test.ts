@@ -49,10 +49,26 @@ describe("successful calls", () => {
     const first = await api.formStart(lead);
     expect(first).toEqual({ ok: true, data: { lead_id: expect.stringMatching(UUID) } });
     if (!first.ok) return;
-    const again = await api.formStart({ ...lead, lead_id: first.data.lead_id, lastname: "Sklodowska", phone: null, utm_source: "" });
+    // Only what is sent changes: null and "" mean "not given" and leave the stored value.
+    const again = await api.formStart({ email: lead.email, lead_id: first.data.lead_id, lastname: "Sklodowska", phone: null, utm_source: "" });
     expect(again).toEqual(first);
     const rows = await stack.db.sql`select email, lastname, phone, utm_source from leads where id = ${first.data.lead_id}`;
-    expect(rows).toEqual([{ email: lead.email, lastname: "Sklodowska", phone: null, utm_source: null }]);
+    expect(rows).toEqual([{ email: lead.email, lastname: "Sklodowska", phone: "+33612345678", utm_source: "google" }]);
+  });
+
+  it("sends an Idempotency-Key per submission: a retry with the same key gets the first answer, nothing twice", async () => {
+    const body = validSubmit();
+    const key = crypto.randomUUID();
+    const first = await api.formSubmit(body, { idempotencyKey: key });
+    const retry = await api.formSubmit(body, { idempotencyKey: key });
+    expect(retry).toEqual(first);
+    const rows = await stack.db.sql`select 1 from requests where email = ${body.customer.email}`;
+    expect(rows).toHaveLength(1);
+    // Without a key given, every call is a new submission (a new key each time).
+    await api.formSubmit(body);
+    expect(await stack.db.sql`select 1 from requests where email = ${body.customer.email}`).toHaveLength(2);
+    const keys = await stack.db.sql`select count(*)::int as n from idempotency_keys where function = 'form-submit'`;
+    expect(keys[0].n).toBeGreaterThanOrEqual(2);
   });
 
   it("formSubmit, contactCallback and createPaymentIntent answer what their output schemas say", async () => {

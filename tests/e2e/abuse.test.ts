@@ -1,9 +1,12 @@
 /**
- * Abuse limits and access, against the Deno-served functions: a per-IP rate
- * limit kept in Postgres, the honeypot, and crm-dispatch's service-role check.
+ * Abuse limits and access, against the Deno-served functions: a per-client rate
+ * limit kept in Postgres (clients told apart by their socket address, through
+ * the local gateway, as on Supabase), the honeypot, and crm-dispatch's
+ * service-role check.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validCallback, validLead, validSubmit } from "../../scripts/lib/sample-bodies.ts";
+import { postFrom } from "../helpers/call-from.ts";
 import { eventually, startTestStack, type TestStack } from "../helpers/test-stack.ts";
 
 let stack: TestStack;
@@ -14,43 +17,71 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const from = (ip: string) => ({ headers: { "x-forwarded-for": ip } });
 const count = async (table: string) => (await stack.db.sql`select count(*)::int as n from ${stack.db.sql(table)}`)[0].n;
+/** A call from another client: its own loopback address, as the gateway sees the socket. */
+const callFrom = (address: string, name: string, body: unknown, headers: Record<string, string> = {}) =>
+  postFrom(address, `${stack.functionsUrl}/${name}`, body, { authorization: `Bearer ${stack.anonKey}`, ...headers });
 
 describe("rate limit", () => {
-  it("answers 429 with Retry-After past the limit, writing nothing; other IPs and functions are not affected", async () => {
-    for (let i = 0; i < 3; i++) expect((await stack.call("form-start", validLead(), from("203.0.113.7"))).status).toBe(200);
+  it("answers 429 with Retry-After past the limit, writing nothing; other clients and functions are not affected", async () => {
+    for (let i = 0; i < 3; i++) expect((await callFrom("127.0.0.7", "form-start", validLead())).status).toBe(200);
     const leads = await count("leads");
     const events = await count("crm_events");
-    const limited = await stack.call("form-start", validLead(), from("203.0.113.7"));
+    const limited = await callFrom("127.0.0.7", "form-start", validLead());
     expect(limited.status).toBe(429);
-    const retryAfter = Number(limited.headers.get("retry-after"));
+    const retryAfter = Number(limited.headers["retry-after"]);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect((await limited.json()).error).toMatchObject({ code: "rate_limited", message: expect.stringContaining("try again") });
+    expect(limited.json.error).toMatchObject({ code: "rate_limited", message: expect.stringContaining("try again") });
     expect(await count("leads")).toBe(leads);
     expect(await count("crm_events")).toBe(events);
 
-    expect((await stack.call("form-start", validLead(), from("203.0.113.8"))).status).toBe(200);
-    expect((await stack.call("contact-callback", validCallback(), from("203.0.113.7"))).status).toBe(200);
+    expect((await callFrom("127.0.0.8", "form-start", validLead())).status).toBe(200);
+    expect((await callFrom("127.0.0.7", "contact-callback", validCallback())).status).toBe(200);
   });
 
-  it("covers form-submit and contact-callback too", async () => {
-    for (let i = 0; i < 3; i++) expect((await stack.call("form-submit", validSubmit(), from("198.51.100.1"))).status).toBe(200);
+  it("100 form-starts with 100 different forged address headers from one client are limited as one client", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const forged = `198.18.${Math.floor(i / 250)}.${i % 250}`;
+      const res = await callFrom("127.0.0.9", "form-start", validLead(), {
+        "x-forwarded-for": forged,
+        "x-real-ip": forged,
+        "cf-connecting-ip": forged,
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(97);
+    // And nobody can spend another client's allowance by naming its address.
+    expect((await callFrom("127.0.0.10", "form-start", validLead())).status).toBe(200);
+  });
+
+  it("covers form-submit, contact-callback and create-payment-intent too", async () => {
+    for (let i = 0; i < 3; i++) expect((await callFrom("127.0.0.11", "form-submit", validSubmit())).status).toBe(200);
     const requests = await count("requests");
     const customers = await count("customers");
-    expect((await stack.call("form-submit", validSubmit(), from("198.51.100.1"))).status).toBe(429);
+    expect((await callFrom("127.0.0.11", "form-submit", validSubmit())).status).toBe(429);
     expect(await count("requests")).toBe(requests);
     expect(await count("customers")).toBe(customers);
-    for (let i = 0; i < 3; i++) await stack.call("contact-callback", validCallback(), from("198.51.100.2"));
-    expect((await stack.call("contact-callback", validCallback(), from("198.51.100.2"))).status).toBe(429);
+    for (let i = 0; i < 3; i++) await callFrom("127.0.0.12", "contact-callback", validCallback());
+    expect((await callFrom("127.0.0.12", "contact-callback", validCallback())).status).toBe(429);
+    // Unknown requests cost no Stripe call, but still count.
+    for (let i = 0; i < 3; i++) {
+      expect((await callFrom("127.0.0.13", "create-payment-intent", { request_id: crypto.randomUUID() })).status).toBe(404);
+    }
+    expect((await callFrom("127.0.0.13", "create-payment-intent", { request_id: crypto.randomUUID() })).status).toBe(429);
   });
 
-  it("keeps one row per client key (older windows are dropped)", async () => {
-    await stack.db.sql`insert into rate_limits (key, window_start, hits) values ('form-start:192.0.2.1', now() - interval '5 minutes', 99)`;
-    expect((await stack.call("form-start", validLead(), from("192.0.2.1"))).status).toBe(200);
-    const rows = await stack.db.sql`select hits from rate_limits where key = 'form-start:192.0.2.1'`;
-    expect(rows).toEqual([{ hits: 1 }]);
+  it("stores fixed-size keys and deletes buckets that left the window", async () => {
+    await stack.db.sql`
+      insert into rate_limit_buckets (key, window_start, hits)
+      select sha256(convert_to('stale-' || g, 'UTF8')), now() - interval '10 minutes', 5 from generate_series(1, 10) g`;
+    expect((await callFrom("127.0.0.14", "form-start", validLead())).status).toBe(200);
+    const [stale] = await stack.db.sql`select count(*)::int as n from rate_limit_buckets where window_start < now() - interval '5 minutes'`;
+    expect(stale.n).toBe(0);
+    const [sizes] = await stack.db.sql`select min(length(key))::int as min, max(length(key))::int as max from rate_limit_buckets`;
+    expect(sizes).toEqual({ min: 32, max: 32 });
   });
 });
 
@@ -59,23 +90,31 @@ describe("honeypot", () => {
     await eventually(async () => (await stack.db.sql`select 1 from crm_deliveries where state = 'pending'`).length === 0);
     stack.crmSandbox!.reset();
     const before = { leads: await count("leads"), requests: await count("requests"), callbacks: await count("callbacks"), events: await count("crm_events") };
-    const lead = await stack.call("form-start", { ...validLead(), website: "http://spam.example" }, from("192.0.2.50"));
+    const lead = await callFrom("127.0.0.50", "form-start", { ...validLead(), website: "http://spam.example" });
     expect(lead.status).toBe(200);
-    expect((await lead.json()).lead_id).toMatch(/^[0-9a-f-]{36}$/);
-    const submit = await stack.call("form-submit", { ...validSubmit(), website: "x" }, from("192.0.2.50"));
-    expect(Object.keys(await submit.json()).sort()).toEqual(["customer_id", "request_id"]);
-    const callback = await stack.call("contact-callback", { ...validCallback(), website: "x" }, from("192.0.2.50"));
+    expect(lead.json.lead_id).toMatch(/^[0-9a-f-]{36}$/);
+    const submit = await callFrom("127.0.0.50", "form-submit", { ...validSubmit(), website: "x" });
+    expect(Object.keys(submit.json).sort()).toEqual(["customer_id", "request_id"]);
+    const callback = await callFrom("127.0.0.50", "contact-callback", { ...validCallback(), website: "x" });
     expect(callback.status).toBe(200);
     // Invalid data behind a filled honeypot is not revealed as invalid either.
-    expect((await stack.call("form-start", { email: "nope", website: "x" }, from("192.0.2.50"))).status).toBe(200);
+    expect((await callFrom("127.0.0.50", "form-start", { email: "nope", website: "x" })).status).toBe(200);
+    // Any value a person cannot have typed into an invisible field trips it.
+    for (const website of [" ", "\n\t", 0, 1, false, true, [], ["x"], {}, { a: 1 }]) {
+      const res = await callFrom("127.0.0.50", "form-start", { ...validLead(), website });
+      expect(res.status, JSON.stringify(website)).toBe(200);
+    }
     expect({ leads: await count("leads"), requests: await count("requests"), callbacks: await count("callbacks"), events: await count("crm_events") })
       .toEqual(before);
     await new Promise((r) => setTimeout(r, 300));
     expect(stack.crmSandbox!.attempts()).toBe(0);
   });
 
-  it("an empty honeypot is a normal submission", async () => {
-    expect((await stack.call("form-start", { ...validLead(), website: "" }, from("192.0.2.51"))).status).toBe(200);
+  it("an empty (or null) honeypot is a normal submission", async () => {
+    const leads = await count("leads");
+    expect((await callFrom("127.0.0.51", "form-start", { ...validLead(), website: "" })).status).toBe(200);
+    expect((await callFrom("127.0.0.51", "form-start", { ...validLead(), website: null })).status).toBe(200);
+    expect(await count("leads")).toBe(leads + 2);
   });
 });
 

@@ -233,3 +233,112 @@ describe("stripe-webhook robustness", () => {
     expect(await statusOf(request_id)).toBe("pending");
   });
 });
+
+describe("what the site did not price never marks a request paid", () => {
+  const anomalies = (pi: string) => stack.db.sql`select kind, request_id::text, amount, currency from payment_anomalies where stripe_payment_intent_id = ${pi}`;
+
+  it("a signed success for 1 USD on a known PaymentIntent: request unpaid, anomaly recorded", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    const res = await sendEvent(buildEvent("payment_intent.succeeded", { ...piObject(payment_intent_id, request_id, 100), currency: "usd" }));
+    expect(res.status).toBe(200);
+    expect(await statusOf(request_id)).toBe("pending");
+    expect(await anomalies(payment_intent_id)).toEqual([{ kind: "amount_mismatch", request_id, amount: 100, currency: "usd" }]);
+    expect(stack.logs.some((l) => l.includes('"level":"error"') && l.includes("amount or currency differs"))).toBe(true);
+  });
+
+  it("a success for a PaymentIntent the site never created, naming a real request: unpaid, anomaly recorded, no payment row", async () => {
+    const { request_id } = await newRequest();
+    const res = await sendEvent(buildEvent("payment_intent.succeeded", piObject("pi_made_in_dashboard", request_id, 14900)));
+    expect((await res.json()).note).toBe("unknown_payment");
+    expect(await statusOf(request_id)).toBe("pending");
+    expect(await stack.db.sql`select 1 from payments where request_id = ${request_id}`).toHaveLength(0);
+    expect(await anomalies("pi_made_in_dashboard")).toEqual([{ kind: "unknown_payment_intent", request_id, amount: 14900, currency: "eur" }]);
+  });
+
+  it("a second captured payment on one request: still paid, an operator alert; refunding the duplicate leaves it paid", async () => {
+    const { request_id } = await newRequest();
+    const first = await pay(request_id);
+    await stack.stripeDouble!.sendEvent("payment_intent.canceled", first.payment_intent_id);
+    const second = await pay(request_id);
+    expect(second.payment_intent_id).not.toBe(first.payment_intent_id);
+    // Both end up captured (the canceled one's late success, as Stripe may deliver out of order).
+    await sendEvent(buildEvent("payment_intent.succeeded", piObject(first.payment_intent_id, request_id)));
+    await stack.stripeDouble!.sendEvent("payment_intent.succeeded", second.payment_intent_id);
+    expect(await statusOf(request_id)).toBe("paid");
+    const [dup] = await stack.db.sql`select kind from payment_anomalies where request_id = ${request_id}`;
+    expect(dup.kind).toBe("duplicate_capture");
+    await stack.stripeDouble!.sendEvent("charge.refunded", second.payment_intent_id);
+    expect(await statusOf(request_id)).toBe("paid"); // 149 € still captured on the first
+  });
+
+  it("a refund delivered before its success still ends refunded", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    const refund = buildEvent("charge.refunded", {
+      id: "ch_early", object: "charge", amount: 14900, amount_captured: 14900, amount_refunded: 14900, refunded: true,
+      currency: "eur", payment_intent: payment_intent_id, metadata: { request_id },
+    });
+    expect((await sendEvent(refund)).status).toBe(200);
+    expect((await sendEvent(buildEvent("payment_intent.succeeded", piObject(payment_intent_id, request_id)))).status).toBe(200);
+    expect(await statusOf(request_id)).toBe("refunded");
+  });
+
+  it("a signature timestamp beyond the tolerance in the future is refused", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    const future = await sendEvent(buildEvent("payment_intent.succeeded", piObject(payment_intent_id, request_id)), {
+      timestamp: Math.floor(Date.now() / 1000) + 6 * 60,
+    });
+    expect(future.status).toBe(400);
+    expect((await future.json()).error.code).toBe("invalid_signature");
+    expect(await statusOf(request_id)).toBe("pending");
+  });
+});
+
+describe("create-payment-intent asks Stripe about the latest attempt first", () => {
+  it("a PaymentIntent taking money (processing, requires_action) → 409 payment_in_progress, no new one", async () => {
+    for (const status of ["processing", "requires_action", "requires_capture"] as const) {
+      const { request_id } = await newRequest();
+      const { payment_intent_id } = await pay(request_id);
+      stack.stripeDouble!.setStatus(payment_intent_id, status);
+      const res = await stack.call("create-payment-intent", { request_id });
+      expect(res.status, status).toBe(409);
+      expect((await res.json()).error.code, status).toBe("payment_in_progress");
+      expect(await stack.db.sql`select 1 from payments where request_id = ${request_id}`).toHaveLength(1);
+    }
+  });
+
+  it("succeeded at Stripe while its webhook has not arrived → 409 already_paid, no new one", async () => {
+    const { request_id } = await newRequest();
+    const { payment_intent_id } = await pay(request_id);
+    stack.stripeDouble!.setStatus(payment_intent_id, "succeeded");
+    const res = await stack.call("create-payment-intent", { request_id });
+    expect(res.status).toBe(409);
+    expect((await res.json()).error.code).toBe("already_paid");
+    expect(await stack.db.sql`select 1 from payments where request_id = ${request_id}`).toHaveLength(1);
+  });
+
+  it("a canceled one is replaced by a new attempt with its own Stripe idempotency key", async () => {
+    const { request_id } = await newRequest();
+    const first = await pay(request_id);
+    await stack.stripeDouble!.sendEvent("payment_intent.canceled", first.payment_intent_id);
+    const second = await pay(request_id);
+    expect(second.payment_intent_id).not.toBe(first.payment_intent_id);
+    const keys = stack.stripeDouble!.apiCalls().filter((c) => c.method === "POST" && c.idempotencyKey?.includes(request_id)).map((c) => c.idempotencyKey);
+    expect(keys).toEqual([`create-payment-intent:${request_id}:1`, `create-payment-intent:${request_id}:2`]);
+  });
+
+  it("Stripe failing: a generic 502 for the visitor, the details logged for the operator", async () => {
+    const { request_id } = await newRequest();
+    stack.stripeDouble!.failNext(3, { status: 500, type: "api_error", message: "Stripe internal detail sk_test_xyz" });
+    const res = await stack.call("create-payment-intent", { request_id });
+    expect(res.status).toBe(502);
+    const body = await res.json();
+    expect(body.error.code).toBe("payment_provider_error");
+    expect(body.error.message).not.toMatch(/internal detail|sk_test/);
+    const logged = stack.logs.filter((l) => l.includes('"msg":"stripe call failed"') && l.includes(request_id)).map((l) => JSON.parse(l));
+    expect(logged[0]).toMatchObject({ level: "error", call: "create", stripe_status: 500 });
+    expect((await stack.call("create-payment-intent", { request_id })).status).toBe(200);
+  });
+});

@@ -141,6 +141,31 @@ export const formSubmit: FormFunction<typeof FormSubmitInput> = {
     ),
 };
 
+/** The lead columns and the /leads body field each maps to (CONTRACT §3). */
+const LEAD_FIELDS: Record<string, string> = {
+  email: "email", phone: "phone", firstname: "firstName", lastname: "lastName", connection_type: "serviceType",
+  postal_code: "postalCode", utm_source: "utm_source", utm_medium: "utm_medium", utm_campaign: "utm_campaign",
+};
+const leadBodyValue = (column: string, v: unknown) => (column === "connection_type" ? v ?? "non-specifie" : v ?? null);
+
+/**
+ * An update through lead_id changes only the fields it sends (CONTRACT §2):
+ * each column keeps its earlier value or takes one a case of this batch sent
+ * for it; the case's own fields are exactly what it sent. Checks a stored row
+ * (`own` undefined) or one case's event body.
+ */
+function leadMergeProblem(prior: Row, cases: Array<Record<string, unknown>>, actual: Row, own?: Record<string, unknown>): string | null {
+  for (const column of Object.keys(LEAD_FIELDS)) {
+    const allowed = own && own[column] !== undefined
+      ? [own[column]]
+      : [prior[column], ...cases.map((c) => c[column]).filter((v) => v !== undefined)];
+    const got = own ? actual[LEAD_FIELDS[column]] : actual[column];
+    const want = own ? allowed.map((v) => leadBodyValue(column, v)) : allowed.map((v) => v ?? null);
+    if (!want.some((w) => w === got)) return `${column}: got ${short(got, 80)}, expected one of ${short(want, 120)}`;
+  }
+  return null;
+}
+
 /** Ids handed out by the server, for bodies that refer to earlier ones (lead_id). */
 export class IdPool {
   readonly ids: string[] = [];
@@ -178,9 +203,15 @@ export async function runFormBatch<S extends z.ZodType>(
   const [before] = await sql<{ rows: number; seq: number; customers: number }[]>`
     select (select count(*)::int from ${sql(fn.table)}) as rows, (select coalesce(max(seq), 0)::int from crm_events) as seq,
            (select count(*)::int from customers) as customers`;
-  const existingLeads = new Set(
-    (await sql<{ id: string }[]>`select id::text from leads where id = any(${leadIdsSent}::uuid[])`).map((r) => r.id),
+  const priorLeads = new Map(
+    (await sql<Row[]>`select * from leads where id = any(${leadIdsSent}::uuid[])`).map((r) => [String(r.id), r]),
   );
+  const existingLeads = new Set(priorLeads.keys());
+  /** form-start with a lead_id that does not exist: 404 lead_not_found (a client never picks a lead's id). */
+  const unknownLead = (e: Expected<z.output<S>>) => {
+    const leadId = e.kind === "valid" && fn.name === "form-start" ? (e.data as { lead_id?: string }).lead_id : undefined;
+    return leadId !== undefined && !existingLeads.has(leadId.toLowerCase());
+  };
 
   const logsBefore = stack.logs.length;
   const answers = await Promise.all(
@@ -214,7 +245,9 @@ export async function runFormBatch<S extends z.ZodType>(
       if (!isUuid(id)) fail("200 without an id", `input ${input} → ${answer.text.slice(0, 200)}`, s.index);
       else s.id = id;
     }
-    if (expected.kind === "valid") {
+    if (expected.kind === "valid" && unknownLead(expected)) {
+      if (answer.status !== 404 || code !== "lead_not_found") fail(`unknown lead_id answered ${answer.status} ${code ?? ""}`, `input ${input} → ${answer.text.slice(0, 300)}`, s.index);
+    } else if (expected.kind === "valid") {
       if (answer.status !== 200 && answer.status < 500) {
         fail(`valid input answered ${answer.status} ${code ?? ""}`.trim(), `input ${input} → ${answer.text.slice(0, 300)}`, s.index);
       }
@@ -261,6 +294,15 @@ export async function runFormBatch<S extends z.ZodType>(
     const got = eventsByAggregate.get(id) ?? [];
     if (got.length !== mine.length) fail(`${got.length} events for ${mine.length} answers 200 with the same id`, `id ${id}`, mine[0]?.index);
     // Each event body is the contract's mapping of one of the inputs that got this id.
+    const prior = priorLeads.get(id);
+    if (fn.name === "form-start" && prior) {
+      const updates = mine.filter((s) => s.expected.kind === "valid").map((s) => (s.expected as { data: Record<string, unknown> }).data);
+      for (const e of got) {
+        const problems = updates.map((u) => leadMergeProblem(prior, updates, e.body, u));
+        if (problems.length > 0 && problems.every((p) => p !== null)) fail("update event is not the merged lead", `${problems[0]}; got ${short(e.body)}`, mine[0].index);
+      }
+      continue;
+    }
     for (const e of got) {
       const candidates = mine.filter((s) => s.expected.kind === "valid").map((s) => fn.crmBody((s.expected as { data: z.output<S> }).data, s.id!));
       if (candidates.length > 0 && !candidates.some((c) => sameJson(c, e.body))) {
@@ -290,6 +332,12 @@ export async function runFormBatch<S extends z.ZodType>(
       }
       const mine = ok.filter((s) => key(s) === id && s.expected.kind === "valid");
       if (mine.length === 0) continue;
+      const prior = priorLeads.get(id);
+      if (fn.name === "form-start" && prior) {
+        const problem = leadMergeProblem(prior, mine.map((s) => (s.expected as { data: Record<string, unknown> }).data), row);
+        if (problem) fail("updated lead is not the merge of what was sent", `${problem}; input ${short(mine[0].c.body)}`, mine[0].index);
+        continue;
+      }
       const problems = mine.map((s) =>
         fn.rowProblem((s.expected as { data: z.output<S> }).data, row, {
           existingLeads,

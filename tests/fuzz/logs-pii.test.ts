@@ -180,7 +180,7 @@ describe("logs of full journeys, failures included", () => {
     expect(text).toMatch(/"http_status":429/);
     expect(text).toMatch(/timeout after/);
     expect(text).toMatch(/"msg":"unhandled error"/);
-    expect(text).toMatch(/unknown payment intent/);
+    expect(text).toMatch(/PaymentIntent this site did not create/);
     // The CRM did echo personal data back: the logs had something to hide.
     expect(crmSeen.join("\n")).toContain(PEOPLE[1].email.toLowerCase());
 

@@ -35,6 +35,8 @@ export async function startTestStack(env: Record<string, string | undefined> = {
       STRIPE_DOUBLE_PORT: "0",
       MONELEC_API_KEY: TEST_CRM_KEY,
       RATE_LIMIT_PER_MINUTE: "0",
+      // Tests that ask for a payment twice in a row; payment-concurrency.test.ts turns it on.
+      STRIPE_REQUEST_INTERVAL_MS: "0",
       CRM_TIMEOUT_MS: "2000",
       CRM_RETRY_SCHEDULE: "200ms,200ms,200ms",
       CRM_SWEEP_INTERVAL_MS: "200",

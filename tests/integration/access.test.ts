@@ -1,8 +1,12 @@
 /**
  * Supabase exposes the public schema to the `anon` and `authenticated` roles
  * (through PostgREST) and grants them table privileges by default; only RLS
- * keeps them out. Recreate that locally and check they can read or write nothing.
+ * keeps them out. Recreate that locally and check they can read or write nothing
+ * even so; then that the migrations take those privileges away altogether.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { MIGRATIONS_DIR } from "../../scripts/lib/migrate.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
@@ -25,7 +29,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const tables = ["leads", "customers", "requests", "callbacks", "payments", "stripe_events", "prices", "crm_events", "crm_deliveries", "crm_attempts", "crm_destinations", "crm_remote_ids", "rate_limits"];
+const tables = [
+  "leads", "customers", "requests", "callbacks", "payments", "stripe_events", "prices",
+  "crm_events", "crm_deliveries", "crm_attempts", "crm_destinations", "crm_remote_ids",
+  "rate_limit_buckets", "idempotency_keys", "payment_anomalies",
+];
 
 describe.each(["anon", "authenticated"])("as %s", (role) => {
   it("reads no row of any table", async () => {
@@ -51,5 +59,28 @@ describe.each(["anon", "authenticated"])("as %s", (role) => {
     expect((await asRole(`update crm_deliveries set state = 'delivered'`)).count).toBe(0);
     const [{ n }] = await db.sql`select count(*)::int as n from leads`;
     expect(n).toBe(1);
+  });
+});
+
+describe("privileges", () => {
+  it("the migrations revoke anon's and authenticated's privileges on every table, and on tables made later", async () => {
+    // Supabase's default privileges for tables the migration role creates later.
+    await db.sql.unsafe(`alter default privileges in schema public grant all on tables to anon, authenticated`);
+    await db.sql.unsafe(readFileSync(join(MIGRATIONS_DIR, "20261129000540_revoke_client_roles.sql"), "utf8"));
+    await db.sql.unsafe(`create table if not exists later_table (id int)`);
+    const granted = await db.sql<{ role: string; table: string }[]>`
+      select r.rolname as role, c.relname as table
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      cross join (select rolname from pg_roles where rolname in ('anon', 'authenticated')) r
+      where n.nspname = 'public' and c.relkind = 'r'
+        and (has_table_privilege(r.rolname, c.oid, 'select') or has_table_privilege(r.rolname, c.oid, 'insert')
+             or has_table_privilege(r.rolname, c.oid, 'update') or has_table_privilege(r.rolname, c.oid, 'delete'))`;
+    expect(granted).toEqual([]);
+    const denied = db.sql.begin(async (tx) => {
+      await tx.unsafe(`set local role anon`);
+      return await tx.unsafe(`select * from leads`);
+    });
+    await expect(denied).rejects.toThrow(/permission denied/);
+    await db.sql.unsafe(`drop table later_table`);
   });
 });

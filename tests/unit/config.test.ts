@@ -14,6 +14,16 @@ describe("configuration", () => {
     expect(c.siteUrl).toBe("https://www.demande-raccordement.fr");
     expect(c.allowedOrigins).toEqual(["https://www.demande-raccordement.fr"]);
     expect(c.rateLimitPerMinute).toBe(30);
+    expect(c.rateLimitGlobalPerMinute).toBe(3000);
+    expect(c.clientIp).toEqual({ header: "cf-connecting-ip", trustedProxyHops: 1 });
+    expect(c.stripeRequestIntervalMs).toBe(5000);
+  });
+
+  it("the global cap follows the per-client limit unless set, and 0 turns either off", () => {
+    expect(loadConfig({ ...base, RATE_LIMIT_PER_MINUTE: "0" }).rateLimitGlobalPerMinute).toBe(0);
+    expect(loadConfig({ ...base, RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_GLOBAL_PER_MINUTE: "50" }).rateLimitGlobalPerMinute).toBe(50);
+    expect(loadConfig({ ...base, CLIENT_IP_HEADER: "X-Forwarded-For", TRUSTED_PROXY_HOPS: "2" }).clientIp)
+      .toEqual({ header: "x-forwarded-for", trustedProxyHops: 2 });
   });
 
   it("falls back to SUPABASE_DB_URL, trims slashes, splits origins, treats blank as unset", () => {
@@ -39,5 +49,8 @@ describe("configuration", () => {
     expect(() => loadConfig({ ...base, RATE_LIMIT_PER_MINUTE: "-1" })).toThrow(/RATE_LIMIT_PER_MINUTE/);
     expect(() => loadConfig({ ...base, MONELEC_API_KEY: "k", MONELEC_RATE_LIMIT: "fast" })).toThrow(/MONELEC_RATE_LIMIT/);
     expect(loadConfig({ ...base, MONELEC_API_KEY: "k", MONELEC_RATE_LIMIT: "3" }).destinations[0].rate).toEqual({ perSecond: 3, burst: 6 });
+    expect(() => loadConfig({ ...base, CLIENT_IP_HEADER: "x forwarded: for" })).toThrow(/CLIENT_IP_HEADER must be an HTTP header name/);
+    expect(() => loadConfig({ ...base, TRUSTED_PROXY_HOPS: "0" })).toThrow(/TRUSTED_PROXY_HOPS/);
+    expect(() => loadConfig({ ...base, STRIPE_REQUEST_INTERVAL_MS: "soon" })).toThrow(/STRIPE_REQUEST_INTERVAL_MS/);
   });
 });

@@ -33,3 +33,18 @@ describe("masking", () => {
     expect(entry).toMatchObject({ level: "info", msg: "lead", function: "form-start", email: "m***@***.com" });
   });
 });
+
+describe("maskErrorExcerpt (CRM error bodies)", () => {
+  it("masks the personal values the request sent, whole or word by word, and personal-looking fields", async () => {
+    const { maskErrorExcerpt } = await import("../../src/mask.ts");
+    const body = `{"error":"Duplicate contact Jean-Pierre Dupont (Dupont Électricité SARL), 12 rue des Lilas, Lyon",` +
+      `"fields":{"lastName":"Martin","city":"Paris","siren":"732829320","status":"pending"},"contact":"jp@dupont.fr, 06 12 34 56 78"} name=Zoé Blanc&ok=1`;
+    const out = maskErrorExcerpt(body, ["Jean-Pierre Dupont", "Dupont Électricité SARL", "12 rue des Lilas", "Lyon", null]);
+    for (const leaked of ["Jean", "Pierre", "Dupont", "Électricité", "Lilas", "Lyon", "Martin", "Paris", "732829320", "jp@dupont", "56 78", "Zoé"]) {
+      expect(out, leaked).not.toContain(leaked);
+    }
+    expect(out).toContain('"status":"pending"');
+    expect(out).toContain("Duplicate contact");
+    expect(out).toContain("ok=1");
+  });
+});
