@@ -5,6 +5,7 @@
 import { createBrevoDouble } from "./brevo/double.ts";
 import type { VendorDouble } from "./double-kit.ts";
 import { createHubspotDouble } from "./hubspot/double.ts";
+import { createOdooDouble } from "./odoo/double.ts";
 import { createPipedriveDouble } from "./pipedrive/double.ts";
 import { createWebhookDouble } from "./webhook/double.ts";
 
@@ -13,4 +14,5 @@ export const DOUBLES: Record<string, () => VendorDouble> = {
   hubspot: () => createHubspotDouble(),
   brevo: () => createBrevoDouble(),
   pipedrive: () => createPipedriveDouble(),
+  odoo: () => createOdooDouble(),
 };
