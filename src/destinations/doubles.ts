@@ -6,6 +6,7 @@ import { createBrevoDouble } from "./brevo/double.ts";
 import type { VendorDouble } from "./double-kit.ts";
 import { createHubspotDouble } from "./hubspot/double.ts";
 import { createPipedriveDouble } from "./pipedrive/double.ts";
+import { createShopifyDouble } from "./shopify/double.ts";
 import { createWebhookDouble } from "./webhook/double.ts";
 
 export const DOUBLES: Record<string, () => VendorDouble> = {
@@ -13,4 +14,5 @@ export const DOUBLES: Record<string, () => VendorDouble> = {
   hubspot: () => createHubspotDouble(),
   brevo: () => createBrevoDouble(),
   pipedrive: () => createPipedriveDouble(),
+  shopify: () => createShopifyDouble(),
 };

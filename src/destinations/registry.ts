@@ -7,6 +7,7 @@ import { brevo } from "./brevo/index.ts";
 import { hubspot } from "./hubspot/index.ts";
 import { monelec } from "./monelec/index.ts";
 import { pipedrive } from "./pipedrive/index.ts";
+import { shopify } from "./shopify/index.ts";
 import type { DestinationModule } from "./types.ts";
 import { webhook } from "./webhook/index.ts";
 
@@ -16,4 +17,5 @@ export const DESTINATIONS: readonly DestinationModule<any>[] = [
   hubspot,
   brevo,
   pipedrive,
+  shopify,
 ];
