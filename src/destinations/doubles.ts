@@ -6,6 +6,7 @@ import { createBrevoDouble } from "./brevo/double.ts";
 import type { VendorDouble } from "./double-kit.ts";
 import { createHubspotDouble } from "./hubspot/double.ts";
 import { createPipedriveDouble } from "./pipedrive/double.ts";
+import { createSellsyDouble } from "./sellsy/double.ts";
 import { createShopifyDouble } from "./shopify/double.ts";
 import { createWebhookDouble } from "./webhook/double.ts";
 
@@ -15,4 +16,5 @@ export const DOUBLES: Record<string, () => VendorDouble> = {
   brevo: () => createBrevoDouble(),
   pipedrive: () => createPipedriveDouble(),
   shopify: () => createShopifyDouble(),
+  sellsy: () => createSellsyDouble(),
 };

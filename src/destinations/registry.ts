@@ -7,6 +7,7 @@ import { brevo } from "./brevo/index.ts";
 import { hubspot } from "./hubspot/index.ts";
 import { monelec } from "./monelec/index.ts";
 import { pipedrive } from "./pipedrive/index.ts";
+import { sellsy } from "./sellsy/index.ts";
 import { shopify } from "./shopify/index.ts";
 import type { DestinationModule } from "./types.ts";
 import { webhook } from "./webhook/index.ts";
@@ -18,4 +19,5 @@ export const DESTINATIONS: readonly DestinationModule<any>[] = [
   brevo,
   pipedrive,
   shopify,
+  sellsy,
 ];
