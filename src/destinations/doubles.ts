@@ -7,10 +7,12 @@ import type { VendorDouble } from "./double-kit.ts";
 import { createHubspotDouble } from "./hubspot/double.ts";
 import { createPipedriveDouble } from "./pipedrive/double.ts";
 import { createWebhookDouble } from "./webhook/double.ts";
+import { createZendeskDouble } from "./zendesk/double.ts";
 
 export const DOUBLES: Record<string, () => VendorDouble> = {
   webhook: () => createWebhookDouble(),
   hubspot: () => createHubspotDouble(),
   brevo: () => createBrevoDouble(),
   pipedrive: () => createPipedriveDouble(),
+  zendesk: () => createZendeskDouble(),
 };

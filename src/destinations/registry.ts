@@ -9,6 +9,7 @@ import { monelec } from "./monelec/index.ts";
 import { pipedrive } from "./pipedrive/index.ts";
 import type { DestinationModule } from "./types.ts";
 import { webhook } from "./webhook/index.ts";
+import { zendesk } from "./zendesk/index.ts";
 
 export const DESTINATIONS: readonly DestinationModule<any>[] = [
   monelec,
@@ -16,4 +17,5 @@ export const DESTINATIONS: readonly DestinationModule<any>[] = [
   hubspot,
   brevo,
   pipedrive,
+  zendesk,
 ];
