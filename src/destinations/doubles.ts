@@ -7,6 +7,7 @@ import type { VendorDouble } from "./double-kit.ts";
 import { createHubspotDouble } from "./hubspot/double.ts";
 import { createPipedriveDouble } from "./pipedrive/double.ts";
 import { createWebhookDouble } from "./webhook/double.ts";
+import { createWoocommerceDouble } from "./woocommerce/double.ts";
 import { createZendeskDouble } from "./zendesk/double.ts";
 
 export const DOUBLES: Record<string, () => VendorDouble> = {
@@ -15,4 +16,5 @@ export const DOUBLES: Record<string, () => VendorDouble> = {
   brevo: () => createBrevoDouble(),
   pipedrive: () => createPipedriveDouble(),
   zendesk: () => createZendeskDouble(),
+  woocommerce: () => createWoocommerceDouble(),
 };

@@ -9,6 +9,7 @@ import { monelec } from "./monelec/index.ts";
 import { pipedrive } from "./pipedrive/index.ts";
 import type { DestinationModule } from "./types.ts";
 import { webhook } from "./webhook/index.ts";
+import { woocommerce } from "./woocommerce/index.ts";
 import { zendesk } from "./zendesk/index.ts";
 
 export const DESTINATIONS: readonly DestinationModule<any>[] = [
@@ -18,4 +19,5 @@ export const DESTINATIONS: readonly DestinationModule<any>[] = [
   brevo,
   pipedrive,
   zendesk,
+  woocommerce,
 ];
