@@ -6,10 +6,15 @@
 import { brevo } from "./brevo/index.ts";
 import { hubspot } from "./hubspot/index.ts";
 import { monelec } from "./monelec/index.ts";
+import { odoo } from "./odoo/index.ts";
 import { pipedrive } from "./pipedrive/index.ts";
 import { salesforce } from "./salesforce/index.ts";
+import { sellsy } from "./sellsy/index.ts";
+import { shopify } from "./shopify/index.ts";
 import type { DestinationModule } from "./types.ts";
 import { webhook } from "./webhook/index.ts";
+import { woocommerce } from "./woocommerce/index.ts";
+import { zendesk } from "./zendesk/index.ts";
 
 export const DESTINATIONS: readonly DestinationModule<any>[] = [
   monelec,
@@ -18,4 +23,9 @@ export const DESTINATIONS: readonly DestinationModule<any>[] = [
   brevo,
   pipedrive,
   salesforce,
+  odoo,
+  zendesk,
+  woocommerce,
+  shopify,
+  sellsy,
 ];
