@@ -6,10 +6,13 @@
  *   retry --all-failed         put every dead event back in the queue
  *   backfill                   queue events for what the CRM never received
  *   test                       check MONELEC_API_URL and MONELEC_API_KEY, creating nothing
+ *                              (no MONELEC_API_URL and the local database: the local CRM sandbox)
  * Database: DATABASE_URL, else SUPABASE_DB_URL, else the local stack's.
+ * Settings from supabase/functions/.env, as for `npm start` (the environment wins).
  */
-import { DEFAULT_MONELEC_API_URL } from "../src/config.ts";
+import { crmTestTarget } from "./lib/crm-test-target.ts";
 import { databaseUrlFromEnv } from "./lib/database-url.ts";
+import { loadLocalEnv } from "./lib/load-local-env.ts";
 import { createSql } from "../src/db/sql.ts";
 import { backfill } from "../src/operator/backfill.ts";
 import { checkCrm } from "../src/operator/check-crm.ts";
@@ -22,7 +25,13 @@ const args = process.argv.slice(2);
 const json = args.includes("--json");
 const [command, ...rest] = args.filter((a) => a !== "--json");
 
-const env = process.env;
+let env: Record<string, string | undefined>;
+try {
+  env = loadLocalEnv();
+} catch (err) {
+  console.error(`crm: ${(err as Error).message}`);
+  process.exit(1);
+}
 const databaseUrl = databaseUrlFromEnv(env);
 
 function table(rows: Record<string, unknown>[]): string {
@@ -40,8 +49,9 @@ function out(value: unknown, human: () => string) {
 
 async function main(): Promise<number> {
   if (command === "test") {
-    const result = await checkCrm((env.MONELEC_API_URL ?? DEFAULT_MONELEC_API_URL).replace(/\/+$/, ""), env.MONELEC_API_KEY);
-    out(result, () => `${result.ok ? "OK" : "PROBLEM"}: ${result.message}`);
+    const target = crmTestTarget(env);
+    const result = await checkCrm(target.url, env.MONELEC_API_KEY);
+    out({ ...result, url: target.url }, () => `${result.ok ? "OK" : "PROBLEM"}: ${result.message}\n(checked ${target.url}: ${target.source})`);
     return result.ok ? 0 : 1;
   }
   const sql = createSql(databaseUrl, 1);

@@ -1,13 +1,13 @@
 /**
- * `npm start` at its edges: a port already taken (each in turn) is refused
- * before anything starts, naming the setting that moves it; a second stack
+ * `npm start` at its edges: a port already taken (each in turn, set in the
+ * env file) is refused before anything starts, naming the setting that moves it; a second stack
  * never hurts a running one; and a stop — SIGTERM to the npm process, or
  * Ctrl-C (SIGINT to the terminal's process group) — ends every process of the
  * stack and frees every port, after the in-flight CRM delivery is recorded.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp } from "node:fs/promises";
+import { chmod, mkdtemp, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,8 +83,12 @@ describe("a port already taken", () => {
     it(`${setting}: npm start exits non-zero naming ${setting}, and touches nothing`, async () => {
       const env = await stackEnv();
       const blocker = await occupy(Number(env[setting]));
+      // This port comes from the env file (supabase/functions/.env's stand-in), the others from the environment.
+      const { [setting]: port, ...others } = env;
+      const file = join(env.LOCAL_DATA_DIR, "..", "local.env");
+      await writeFile(file, `${setting}=${port}\n`);
       try {
-        const { code, output } = await runStackToExit(env);
+        const { code, output } = await runStackToExit({ ...others, LOCAL_ENV_FILE: file });
         expect(code, output).not.toBe(0);
         expect(output).toContain(`Port ${env[setting]} (${setting},`);
         expect(output).toContain(`set ${setting}=`);
