@@ -141,6 +141,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         webhookUrl,
         port: port("STRIPE_DOUBLE_PORT").port,
         quiet: true,
+        // Beside Postgres: a restart must not forget a PaymentIntent the database references.
+        stateFile: join(dataDir, "stripe-double.jsonl"),
       }));
       stops.push(() => stripeDouble!.close());
       stripeApiUrl = stripeDouble.url;
