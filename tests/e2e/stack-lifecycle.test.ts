@@ -1,9 +1,10 @@
 /**
  * `npm start` at its edges: a port already taken (each in turn, set in the
  * env file) is refused before anything starts, naming the setting that moves it; a second stack
- * never hurts a running one; and a stop — SIGTERM to the npm process, or
- * Ctrl-C (SIGINT to the terminal's process group) — ends every process of the
- * stack and frees every port, after the in-flight CRM delivery is recorded.
+ * never hurts a running one; and a stop — SIGTERM to the npm process, Ctrl-C
+ * (SIGINT to the terminal's process group), or SIGTERM to one of its parts —
+ * ends every process of the stack and frees every port, after the in-flight
+ * CRM delivery is recorded.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -142,9 +143,12 @@ describe("stopping npm start", () => {
     await crm?.close();
   });
 
-  const stops = {
-    "SIGTERM to the npm process (kill <pid of npm start>)": (npm: StackProcess) => process.kill(npm.child.pid!, "SIGTERM"),
-    "SIGINT to its process group (Ctrl-C in the terminal)": (npm: StackProcess) => process.kill(-npm.child.pid!, "SIGINT"),
+  const pidOf = (processes: Map<number, string>, pattern: RegExp) => [...processes].find(([, args]) => pattern.test(args))![0];
+  const stops: Record<string, (npm: StackProcess, processes: Map<number, string>) => void> = {
+    "SIGTERM to the npm process (kill <pid of npm start>)": (npm) => process.kill(npm.child.pid!, "SIGTERM"),
+    "SIGINT to its process group (Ctrl-C in the terminal)": (npm) => process.kill(-npm.child.pid!, "SIGINT"),
+    "SIGTERM to the functions process (Deno)": (_, processes) => process.kill(pidOf(processes, /serve-functions\.ts/), "SIGTERM"),
+    "SIGTERM to Postgres (its smart shutdown)": (_, processes) => process.kill(pidOf(processes, /postgres -D/), "SIGTERM"),
   };
   for (const [how, stop] of Object.entries(stops)) {
     it(`${how}: no process or port of the stack remains, and the in-flight delivery is recorded`, async () => {
@@ -161,7 +165,7 @@ describe("stopping npm start", () => {
       expect(res.status).toBe(200);
       await eventually(() => crm.attempts() >= 1, 5_000); // the lead's delivery is in flight
       expect(crm.accepted()).toHaveLength(0);
-      stop(npm);
+      stop(npm, processes);
 
       await eventually(() => [...processes.keys()].every((pid) => !alive(pid)), 30_000, 100).catch(() => {
         const left = [...processes].filter(([pid]) => alive(pid)).map(([pid, args]) => `${pid} ${args}`);
