@@ -9,8 +9,10 @@
  *   pause <destination> [--reason text]      stop sending to a destination (deliveries keep queueing)
  *   resume <destination>                     send again (what waited goes at once)
  *   test [--destination d]                   check each destination's URL and credentials, creating nothing
+ *                                            (no MONELEC_API_URL and the local database: the local CRM sandbox)
  * Filters for retry/discard/failed: --destination d, --status <http>, --type <event type>, --since <ISO time>.
- * Database: DATABASE_URL, else SUPABASE_DB_URL, else the local stack's.
+ * Database: DATABASE_URL, else SUPABASE_DB_URL, else the local stack's. Settings also come from
+ * supabase/functions/.env (the environment wins), like `npm start`.
  */
 import { ConfigError, loadDestinations } from "../src/config.ts";
 import { createSql } from "../src/db/sql.ts";
@@ -21,7 +23,9 @@ import { deadDeliveries } from "../src/operator/failed.ts";
 import { describeFilter, type DeliveryFilter } from "../src/operator/filter.ts";
 import { discardDead, retryDead, sendPendingNow } from "../src/operator/retry.ts";
 import { outboxStatus } from "../src/operator/status.ts";
+import { crmTestTarget } from "./lib/crm-test-target.ts";
 import { databaseUrlFromEnv } from "./lib/database-url.ts";
+import { loadLocalEnv } from "./lib/load-local-env.ts";
 import { parseArgs, runMain, table, UsageError } from "./lib/cli.ts";
 
 const USAGE = `usage: npm run crm -- <status|failed|retry|discard|backfill|pause|resume|test> [options]  (see scripts/crm.ts)`;
@@ -31,7 +35,15 @@ runMain(async (argv) => {
   const [command, arg] = positional;
   const json = flags.json === true;
   const out = (value: unknown, human: () => string) => console.log(json ? JSON.stringify(value, null, 2) : human());
-  const env = process.env;
+  let env: Record<string, string | undefined>;
+  try {
+    env = loadLocalEnv();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  // Against the local stack, monelec is its CRM sandbox unless MONELEC_API_URL says otherwise.
+  const target = crmTestTarget(env);
+  env = { ...env, MONELEC_API_URL: target.url };
   let destinations;
   try {
     destinations = loadDestinations(env, Number(env.CRM_TIMEOUT_MS ?? 10_000));
@@ -59,7 +71,8 @@ runMain(async (argv) => {
       return 1;
     }
     const results = await Promise.all(targets.map(async (d) => ({ destination: d.name, ...(await checkDestination(d)) })));
-    out(results, () => results.map((r) => `${r.ok ? "OK" : "PROBLEM"} ${r.destination}: ${r.message}`).join("\n"));
+    out(results, () => results.map((r) => `${r.ok ? "OK" : "PROBLEM"} ${r.destination}: ${r.message}` +
+      (r.destination === "monelec" ? `\n   (checked ${target.url}: ${target.source})` : "")).join("\n"));
     return results.every((r) => r.ok) ? 0 : 1;
   }
 

@@ -1,11 +1,19 @@
 /**
- * `npm start` — the local stack in one command. Ctrl-C (SIGINT/SIGTERM) stops
- * everything: functions finish their background deliveries, then Postgres stops.
+ * `npm start` — the local stack in one command, with the settings of
+ * supabase/functions/.env (the environment wins). It stops completely — the
+ * functions finish their background deliveries, then Postgres stops — on
+ * SIGINT/SIGTERM, when its parent goes away (`kill <pid of npm start>`: npm
+ * exits without passing the signal on), and when a part of the stack ends by
+ * itself (the functions process or Postgres stopped by someone else).
  */
+import { loadLocalEnv } from "./lib/load-local-env.ts";
 import { LOCAL_SANDBOX_CRM_KEY } from "./local/dev-keys.ts";
 import { startStack } from "./local/stack.ts";
 
-const stack = await startStack({ env: process.env, examplePage: true }).catch((err) => {
+// A closed terminal or pipe must not crash the shutdown half-way.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+
+const stack = await (async () => startStack({ env: loadLocalEnv(), examplePage: true }))().catch((err) => {
   console.error(`\nCould not start the local stack: ${err instanceof Error ? err.message : err}\n`);
   process.exit(1);
 });
@@ -49,12 +57,17 @@ if (!bridgeOn) {
 }
 
 let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: stopping (finishing in-flight deliveries)…`);
-    await stack.stop();
-    process.exit(0);
-  });
+async function shutdown(reason: string, code: number) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${reason}: stopping (finishing in-flight deliveries)…`);
+  await stack.stop();
+  process.exit(code);
 }
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(signal, 0));
+void stack.ended.then((reason) => shutdown(reason, 1));
+// The parent (npm, its shell, tsx) is gone when this process is handed to another one.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void shutdown("parent process exited", 0);
+}, 500).unref();

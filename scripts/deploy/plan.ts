@@ -3,9 +3,11 @@
  * by pure functions so that tests check them offline and `--dry-run` prints
  * exactly what would run.
  *
- * Written for the CLI pinned in package.json (supabase 3.x): a hosted project
- * is named with `--remote=<ref>` (`--project-ref` is deprecated there), and a
- * non-interactive hosted change needs `--yes` (deploy asks once itself).
+ * Written for the CLI pinned in package.json (supabase 2.117.0, the newest
+ * release whose eight platform binaries are all published, so the lock file
+ * is complete for every OS): a hosted project is named with
+ * `--project-ref <ref>`, and a non-interactive hosted change needs `--yes`
+ * (deploy asks once itself).
  */
 
 export const STEPS = ["db", "secrets", "functions"] as const;
@@ -41,24 +43,23 @@ export const PROJECT_REF = /^[a-z]{20}$/;
 export const functionsBaseUrl = (ref: string) => `https://${ref}.supabase.co/functions/v1`;
 export const crmDispatchUrl = (ref: string) => `${functionsBaseUrl(ref)}/crm-dispatch`;
 
-const target = (ref: string) => `--remote=${ref}`;
+const target = (ref: string) => ["--project-ref", ref];
 
 /**
  * Migrations, and (when migrations are applied) the Vault secrets of config.toml [db.vault].
- * With a URL: `--db-url <url>`, which both CLI lines have (2.x's flag; 3.x keeps it,
- * deprecated in favour of `--remote=<url>`), so it survives a change of the pinned version.
+ * With a URL: `--db-url <url>` (the session pooler when the direct host is out of reach).
  */
 export function dbPushArgs(ref: string, dbUrl?: string): string[] {
-  return dbUrl ? ["db", "push", "--db-url", dbUrl, "--yes"] : ["db", "push", target(ref), "--yes"];
+  return dbUrl ? ["db", "push", "--db-url", dbUrl, "--yes"] : ["db", "push", ...target(ref), "--yes"];
 }
 
 export function secretsSetArgs(ref: string, envFile: string): string[] {
-  return ["secrets", "set", "--env-file", envFile, target(ref), "--yes"];
+  return ["secrets", "set", "--env-file", envFile, ...target(ref), "--yes"];
 }
 
 /** `--use-api`: bundled server-side, no Docker. `--no-verify-jwt` exactly where config.toml says verify_jwt = false. */
 export function functionDeployArgs(ref: string, fn: { name: string; verifyJwt: boolean }): string[] {
-  return ["functions", "deploy", fn.name, "--use-api", target(ref), "--yes", ...(fn.verifyJwt ? [] : ["--no-verify-jwt"])];
+  return ["functions", "deploy", fn.name, "--use-api", ...target(ref), "--yes", ...(fn.verifyJwt ? [] : ["--no-verify-jwt"])];
 }
 
 export function buildPlan(input: PlanInput): PlannedStep[] {

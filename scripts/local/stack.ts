@@ -12,7 +12,9 @@ import { DEFAULT_SITE_URL } from "../../src/config.ts";
 import { type DoublesServer, serveDoubles } from "../../src/destinations/double-kit.ts";
 import { DOUBLES } from "../../src/destinations/doubles.ts";
 import { DESTINATIONS } from "../../src/destinations/registry.ts";
+import { claimDataDir } from "../lib/claim-data-dir.ts";
 import { migrate } from "../lib/migrate.ts";
+import { assertPortsFree, listeningOn, type PortClaim, portFromEnv, PortsInUseError } from "../lib/ports.ts";
 import { type CrmSandbox, startCrmSandbox } from "./crm-sandbox.ts";
 import { startFunctions, type FunctionsProcess } from "./deno-functions.ts";
 import { LOCAL_ANON_KEY, LOCAL_SANDBOX_CRM_KEY, LOCAL_SERVICE_ROLE_KEY, LOCAL_STRIPE_SECRET_KEY } from "./dev-keys.ts";
@@ -58,7 +60,33 @@ export interface Stack {
   examplePageProblem?: string;
   /** Runs one sweep now through crm-dispatch. */
   sweepNow(): Promise<unknown>;
+  /**
+   * Resolves with a reason when a part of the stack ends by itself (the
+   * functions process exits, Postgres exits or is told to shut down), so
+   * the owner stops the rest. Never resolves after stop().
+   */
+  ended: Promise<string>;
   stop(): Promise<void>;
+}
+
+/**
+ * Every port the stack is about to listen on, by the setting that moves it,
+ * given the environment (a service given by URL is not started, so its port
+ * is not claimed). Checked all at once before anything starts; a new local
+ * service adds its line here.
+ */
+export function stackPorts(env: Record<string, string | undefined>, opts: { examplePage?: boolean } = {}): PortClaim[] {
+  const claims: PortClaim[] = [{ setting: "FUNCTIONS_PORT", port: portFromEnv(env, "FUNCTIONS_PORT"), what: "the functions" }];
+  if (!env.DATABASE_URL && !env.SUPABASE_DB_URL) claims.push({ setting: "DB_PORT", port: portFromEnv(env, "DB_PORT"), what: "PostgreSQL" });
+  if (!env.MONELEC_API_URL) claims.push({ setting: "CRM_SANDBOX_PORT", port: portFromEnv(env, "CRM_SANDBOX_PORT", true), what: "the CRM sandbox" });
+  if (!env.STRIPE_API_URL) claims.push({ setting: "STRIPE_DOUBLE_PORT", port: portFromEnv(env, "STRIPE_DOUBLE_PORT", true), what: "the Stripe double" });
+  if ((env.LOCAL_DESTINATIONS ?? "").trim()) {
+    claims.push({ setting: "DESTINATION_DOUBLES_PORT", port: portFromEnv(env, "DESTINATION_DOUBLES_PORT", true), what: "the destinations' doubles" });
+  }
+  if (opts.examplePage ?? env.EXAMPLE_PAGE_PORT !== undefined) {
+    claims.push({ setting: "EXAMPLE_PAGE_PORT", port: portFromEnv(env, "EXAMPLE_PAGE_PORT", true), what: "the example page" });
+  }
+  return claims;
 }
 
 const DEFAULT_DATA_DIR = resolve(new URL("../../.data", import.meta.url).pathname);
@@ -66,16 +94,28 @@ const DEFAULT_DATA_DIR = resolve(new URL("../../.data", import.meta.url).pathnam
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const env = opts.env;
   const dataDir = opts.dataDir ?? env.LOCAL_DATA_DIR ?? DEFAULT_DATA_DIR;
-  const functionsPort = Number(env.FUNCTIONS_PORT ?? 54321);
-  const dbPort = Number(env.DB_PORT ?? 54322);
   const sweepIntervalMs = Number(env.CRM_SWEEP_INTERVAL_MS ?? 5_000);
+  // Every port first, before anything is created, started or stopped.
+  const claims = stackPorts(env, opts);
+  const port = (setting: string) => claims.find((c) => c.setting === setting)!;
+  await assertPortsFree(claims);
+  const functionsPort = port("FUNCTIONS_PORT").port;
+
   const stops: Array<() => Promise<void>> = [];
+  let stopped = false;
   const stopAll = async () => {
+    stopped = true;
     for (const stop of stops.reverse()) await stop().catch(() => {});
+    stops.length = 0;
   };
+  let endedBy: (reason: string) => void = () => {};
+  const ended = new Promise<string>((resolve) => (endedBy = (reason) => !stopped && resolve(reason)));
 
   try {
     await mkdir(dataDir, { recursive: true });
+    // One stack per data directory: a second one must never stop the first one's Postgres.
+    const claim = await claimDataDir(dataDir);
+    stops.push(() => claim.release());
     const secrets = await localSecrets(dataDir);
     const anonKey = env.SUPABASE_ANON_KEY ?? LOCAL_ANON_KEY;
     const serviceRoleKey = env.SUPABASE_SERVICE_ROLE_KEY ?? LOCAL_SERVICE_ROLE_KEY;
@@ -83,8 +123,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     let databaseUrl = env.DATABASE_URL ?? env.SUPABASE_DB_URL;
     if (!databaseUrl) {
-      const pg: LocalPostgres = await startPostgres({ dataDir: join(dataDir, "postgres"), port: dbPort });
+      const pg: LocalPostgres = await listeningOn(port("DB_PORT"), () => startPostgres({ dataDir: join(dataDir, "postgres"), port: port("DB_PORT").port }));
       stops.push(() => pg.stop());
+      void pg.ended.then(endedBy);
       databaseUrl = pg.url;
     }
     await migrate(databaseUrl);
@@ -93,11 +134,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     let crmUrl = env.MONELEC_API_URL;
     let crmSandbox: CrmSandbox | undefined;
     if (!crmUrl) {
-      crmSandbox = await startCrmSandbox({
+      crmSandbox = await listeningOn(port("CRM_SANDBOX_PORT"), () => startCrmSandbox({
         apiKey: crmApiKey ?? LOCAL_SANDBOX_CRM_KEY,
-        port: Number(env.CRM_SANDBOX_PORT ?? 54323),
+        port: port("CRM_SANDBOX_PORT").port,
         quiet: true,
-      });
+      }));
       stops.push(() => crmSandbox!.close());
       crmUrl = crmSandbox.url;
     }
@@ -106,12 +147,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     let stripeDouble: StripeDouble | undefined;
     const webhookUrl = `http://127.0.0.1:${functionsPort}/functions/v1/stripe-webhook`;
     if (!stripeApiUrl) {
-      stripeDouble = await startStripeDouble({
+      stripeDouble = await listeningOn(port("STRIPE_DOUBLE_PORT"), () => startStripeDouble({
         webhookSecret,
         webhookUrl,
-        port: Number(env.STRIPE_DOUBLE_PORT ?? 54324),
+        port: port("STRIPE_DOUBLE_PORT").port,
         quiet: true,
-      });
+        // Beside Postgres: a restart must not forget a PaymentIntent the database references.
+        stateFile: join(dataDir, "stripe-double.jsonl"),
+      }));
       stops.push(() => stripeDouble!.close());
       stripeApiUrl = stripeDouble.url;
     }
@@ -128,7 +171,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       for (const [k, v] of Object.entries(env)) if (k.startsWith(prefix)) destinationEnv[k] = v;
     }
     if (doubled.length > 0) {
-      doubles = await serveDoubles(doubled.map((d) => DOUBLES[d.name]()), { port: Number(env.DESTINATION_DOUBLES_PORT ?? 54327) });
+      doubles = await serveDoubles(doubled.map((d) => DOUBLES[d.name]()), { port: port("DESTINATION_DOUBLES_PORT").port });
       stops.push(() => doubles!.close());
       for (const d of doubled) Object.assign(destinationEnv, d.localEnv(doubles.urlOf(d.name)));
     }
@@ -156,12 +199,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       SUPABASE_ANON_KEY: anonKey,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
     };
-    const functions = await startFunctions({
+    const functions = await listeningOn(port("FUNCTIONS_PORT"), () => startFunctions({
       port: functionsPort,
       env: Object.fromEntries(Object.entries(functionEnv).filter((e): e is [string, string] => Boolean(e[1]))),
       onOutput: opts.onOutput,
-    });
+    }));
     stops.push(() => functions.stop());
+    void functions.exited.then((code) => endedBy(`the functions process exited (code ${code})`));
 
     const sweepNow = async () => {
       const res = await fetch(`${functions.url}/functions/v1/crm-dispatch`, {
@@ -191,21 +235,23 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     let examplePageUrl: string | undefined;
     let examplePageProblem: string | undefined;
-    if (opts.examplePage ?? env.EXAMPLE_PAGE_PORT !== undefined) {
-      const port = Number(env.EXAMPLE_PAGE_PORT ?? 54325);
+    const pageClaim = claims.find((c) => c.setting === "EXAMPLE_PAGE_PORT");
+    if (pageClaim) {
       try {
-        const page = await startExamplePage({
-          port,
+        const page = await listeningOn(pageClaim, () => startExamplePage({
+          port: pageClaim.port,
           functionsUrl: `${functions.url}/functions/v1`,
           anonKey,
           crmSandboxPageUrl: crmSandbox ? `http://127.0.0.1:${crmSandbox.port}/` : undefined,
           stripeDoubleUrl: stripeDouble?.url,
           crmBridgeOn: enabledDestinations.length > 0,
-        });
+        }));
         stops.push(() => page.close());
         examplePageUrl = page.url;
       } catch (err) {
-        examplePageProblem = `not served on port ${port}: ${(err as Error).message} (set EXAMPLE_PAGE_PORT)`;
+        // Taken since the check: a refusal like any other port's. Anything else leaves the stack up.
+        if (err instanceof PortsInUseError) throw err;
+        examplePageProblem = `not served on port ${pageClaim.port}: ${(err as Error).message} (set EXAMPLE_PAGE_PORT)`;
       }
     }
 
@@ -228,6 +274,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       examplePageUrl,
       examplePageProblem,
       sweepNow,
+      ended,
       stop: stopAll,
     };
   } catch (err) {

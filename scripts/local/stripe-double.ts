@@ -3,7 +3,11 @@
  * API for the official SDK (create/retrieve PaymentIntents), plus a test
  * control API (`/_double/...`) that moves a PaymentIntent to a new state and
  * sends the matching event, signed with the webhook secret, to stripe-webhook.
- * State lives in memory and dies with the server.
+ * State lives in memory; with `stateFile` (the local stack keeps it in its data
+ * directory, beside Postgres) every change is also appended to a journal, read
+ * back on start, so a restart never forgets a PaymentIntent the database still
+ * references. A line torn by a crash is skipped; the journal is compacted on
+ * start (written to a temporary file, then renamed over the old one).
  *
  * It follows Stripe's API reference where our code relies on it: "Idempotent
  * requests" (a key replays the first successful answer, with
@@ -13,6 +17,7 @@
  * "Errors" (the `{"error": {type, code, message, param}}` shape, 401 without a
  * valid key, 404 `resource_missing`).
  */
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
@@ -36,7 +41,15 @@ export interface StripeDoubleOptions {
   port?: number;
   host?: string;
   quiet?: boolean;
+  /** A journal file that keeps the state across restarts (default: memory only). */
+  stateFile?: string;
 }
+
+type JournalLine =
+  | { intent: PaymentIntentRecord }
+  | { charge: ChargeRecord }
+  | { event: { id: string; payload: string } }
+  | { idempotent: { key: string; fingerprint: string; status: number; body: string } };
 
 export interface StripeDouble {
   url: string;
@@ -112,6 +125,34 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
   let webhookUrl = opts.webhookUrl;
   const calls: Array<{ method: string; path: string; idempotencyKey?: string }> = [];
   let failures: { count: number; error: ApiError } = { count: 0, error: new ApiError(500, "api_error", "") };
+
+  const journal = opts.stateFile;
+  const record = (...lines: JournalLine[]) => {
+    if (journal) appendFileSync(journal, lines.map((l) => JSON.stringify(l) + "\n").join(""));
+  };
+  if (journal && existsSync(journal)) {
+    for (const line of readFileSync(journal, "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      let entry: JournalLine;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        continue; // torn by a crash mid-write: that change never answered
+      }
+      if ("intent" in entry) intents.set(entry.intent.id, entry.intent);
+      else if ("charge" in entry) charges.set(entry.charge.id, entry.charge);
+      else if ("event" in entry) events.set(entry.event.id, entry.event.payload);
+      else if ("idempotent" in entry) idempotent.set(entry.idempotent.key, entry.idempotent);
+    }
+    const compacted: JournalLine[] = [
+      ...[...intents.values()].map((intent) => ({ intent })),
+      ...[...charges.values()].map((charge) => ({ charge })),
+      ...[...events].map(([id, payload]) => ({ event: { id, payload } })),
+      ...[...idempotent].map(([key, v]) => ({ idempotent: { key, ...v } })),
+    ];
+    writeFileSync(`${journal}.tmp`, compacted.map((l) => JSON.stringify(l) + "\n").join(""));
+    renameSync(`${journal}.tmp`, journal);
+  }
 
   function createIntent(form: Form): PaymentIntentRecord {
     const { amount, currency, description, metadata } = form;
@@ -206,6 +247,9 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
     const event = transition(type, paymentIntentId);
     const payload = JSON.stringify(event, null, 2);
     events.set(event.id, payload);
+    const pi = intents.get(paymentIntentId)!;
+    const charge = pi.latest_charge ? charges.get(pi.latest_charge) : undefined;
+    record({ intent: pi }, ...(charge ? [{ charge }] : []), { event: { id: event.id, payload } });
     const { status, body } = await deliver(payload);
     return { eventId: event.id, webhookStatus: status, webhookBody: body };
   }
@@ -254,7 +298,9 @@ export async function startStripeDouble(opts: StripeDoubleOptions): Promise<Stri
       if (stored) return [stored.status, JSON.parse(stored.body), { "idempotent-replayed": "true" }];
       const pi = createIntent(parseForm(body));
       // Only successes are stored: Stripe does not save results of requests that failed validation.
-      if (typeof idemKey === "string") idempotent.set(idemKey, { fingerprint, status: 200, body: JSON.stringify(pi) });
+      const result = { fingerprint, status: 200, body: JSON.stringify(pi) };
+      if (typeof idemKey === "string") idempotent.set(idemKey, result);
+      record({ intent: pi }, ...(typeof idemKey === "string" ? [{ idempotent: { key: idemKey, ...result } }] : []));
       return [200, pi];
     }
     const get = path.match(/^\/v1\/payment_intents\/([^/]+)$/);

@@ -1,19 +1,19 @@
 /**
- * A visitor's whole journey on the example page, in headless Chromium (Debian's
- * `chromium`, which .ci/run installs): step 1 → step 2 (with field errors shown
+ * A visitor's whole journey on the example page, in headless Chromium
+ * (CHROMIUM_PATH, else the platform's usual install paths: tests/helpers/find-chromium.ts;
+ * .ci/run installs Debian's `chromium`): step 1 → step 2 (with field errors shown
  * next to the fields) → pay → simulated card success → call-back; then the
  * lead, the paid request and the call-back are in the CRM sandbox. Ends with a
  * screenshot (ARTIFACTS_DIR, default a temp dir) that must be a real PNG.
  */
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findChromium } from "../helpers/find-chromium.ts";
 import { eventually, startTestStack, type TestStack } from "../helpers/test-stack.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 /** How long an answer may take to show on the page (a loaded CI machine is slow). */
 const SLOW = { timeout: 15_000, interval: 100 };
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -24,18 +24,13 @@ let page: Page;
 let userDataDir: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: the browser tests need Debian's chromium. ` +
-        "Install it with: DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium (.ci/run does).",
-    );
-  }
+  const chromiumPath = findChromium(); // fails (not skips) with how to install it
   stack = await startTestStack({ RATE_LIMIT_PER_MINUTE: "0", EXAMPLE_PAGE_PORT: "0" });
   if (!stack.examplePageUrl) throw new Error(`The example page is not served: ${stack.examplePageProblem}`);
   userDataDir = await mkdtemp(join(tmpdir(), "raccordement-chromium-"));
   // A fresh profile for each run (launchPersistentContext = chromium.launch with our own user-data dir).
   context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
+    executablePath: chromiumPath,
     args: ARGS,
     viewport: { width: 1280, height: 900 },
     locale: "en-GB",

@@ -102,17 +102,17 @@ const FUNCTIONS = loadFunctions(ROOT).functions;
 
 describe("argument lists (what the CLI runs)", () => {
   it("db push targets the project, non-interactively", () => {
-    expect(dbPushArgs(REF)).toEqual(["db", "push", `--remote=${REF}`, "--yes"]);
+    expect(dbPushArgs(REF)).toEqual(["db", "push", "--project-ref", REF, "--yes"]);
   });
 
   it("secrets set reads the env file", () => {
-    expect(secretsSetArgs(REF, "supabase/.env.production")).toEqual(["secrets", "set", "--env-file", "supabase/.env.production", `--remote=${REF}`, "--yes"]);
+    expect(secretsSetArgs(REF, "supabase/.env.production")).toEqual(["secrets", "set", "--env-file", "supabase/.env.production", "--project-ref", REF, "--yes"]);
   });
 
   it("functions deploy bundles server-side (--use-api), --no-verify-jwt only where config.toml says verify_jwt = false", () => {
-    expect(functionDeployArgs(REF, { name: "form-start", verifyJwt: true })).toEqual(["functions", "deploy", "form-start", "--use-api", `--remote=${REF}`, "--yes"]);
+    expect(functionDeployArgs(REF, { name: "form-start", verifyJwt: true })).toEqual(["functions", "deploy", "form-start", "--use-api", "--project-ref", REF, "--yes"]);
     expect(functionDeployArgs(REF, { name: "stripe-webhook", verifyJwt: false })).toEqual(
-      ["functions", "deploy", "stripe-webhook", "--use-api", `--remote=${REF}`, "--yes", "--no-verify-jwt"],
+      ["functions", "deploy", "stripe-webhook", "--use-api", "--project-ref", REF, "--yes", "--no-verify-jwt"],
     );
   });
 
@@ -139,10 +139,10 @@ describe("argument lists (what the CLI runs)", () => {
     const printed = plan.map(formatCommand);
     expect(printed[0]).toBe(
       `CRM_DISPATCH_URL=https://${REF}.supabase.co/functions/v1/crm-dispatch ` +
-        `CRM_DISPATCH_SERVICE_ROLE_KEY='<SUPABASE_SERVICE_ROLE_KEY from supabase/.env.production>' npx supabase db push --remote=${REF} --yes`,
+        `CRM_DISPATCH_SERVICE_ROLE_KEY='<SUPABASE_SERVICE_ROLE_KEY from supabase/.env.production>' npx supabase db push --project-ref ${REF} --yes`,
     );
     expect(printed.join("\n")).not.toContain(SERVICE_KEY);
-    expect(printed).toContain(`npx supabase functions deploy stripe-webhook --use-api --remote=${REF} --yes --no-verify-jwt`);
+    expect(printed).toContain(`npx supabase functions deploy stripe-webhook --use-api --project-ref ${REF} --yes --no-verify-jwt`);
   });
 
   it("--only picks steps; a wrong ref or step name is refused", () => {

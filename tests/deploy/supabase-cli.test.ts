@@ -154,7 +154,10 @@ describe("supabase db push", () => {
   it("applies every migration, stores the crm-dispatch Vault secrets, and agrees with the local migrator", async () => {
     // The plan's db step, aimed at this database instead of the hosted project.
     const [step] = buildPlan({ projectRef: FAKE_REF, envFile: "supabase/.env.production", functions: [], serviceRoleKey: SERVICE_KEY, only: ["db"] });
-    const args = step.args.map((a) => (a === `--remote=${FAKE_REF}` ? `--remote=${url}` : a));
+    const at = step.args.indexOf("--project-ref");
+    expect(step.args[at + 1]).toBe(FAKE_REF);
+    // The embedded server has no TLS: say so, as for any local database.
+    const args = [...step.args.slice(0, at), "--db-url", `${url}?sslmode=disable`, ...step.args.slice(at + 2)];
     const run = await runCliOffline(args, { cwd: project, env: step.env });
     expect(run.code, run.output).toBe(0);
     expect(run.output).toContain("Updating vault secrets");

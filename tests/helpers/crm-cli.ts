@@ -9,7 +9,7 @@ export function crmCli(args: string[], env: Record<string, string>): Promise<{ c
     execFile(
       `${ROOT}node_modules/.bin/tsx`,
       ["scripts/crm.ts", ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", ...env }, timeout: 30_000 },
+      { cwd: ROOT, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", LOCAL_ENV_FILE: "", ...env }, timeout: 30_000 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
   });

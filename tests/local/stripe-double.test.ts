@@ -2,8 +2,12 @@
  * The Stripe double driven by the real `stripe` SDK, and its webhooks checked
  * with the SDK's own signature verification.
  */
+import { appendFileSync, readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startStripeDouble, type StripeDouble } from "../../scripts/local/stripe-double.ts";
@@ -217,5 +221,38 @@ describe("control API and webhooks", () => {
     expect(((await res.json()) as { data: unknown[] }).data.length).toBeGreaterThan(0);
     expect((await control("/_double/payment_intents/pi_nope/succeed")).status).toBe(404);
     expect((await control("/_double/events/evt_nope/resend")).status).toBe(404);
+  });
+});
+
+describe("state kept in a journal (stateFile)", () => {
+  it("survives a restart: intents, charges, events to resend and idempotent replies; a torn last line is skipped", async () => {
+    const stateFile = join(await mkdtemp(join(tmpdir(), "stripe-double-state-")), "stripe-double.jsonl");
+    const { port } = receiver.address() as AddressInfo;
+    const options = { webhookSecret: SECRET, webhookUrl: `http://127.0.0.1:${port}/`, quiet: true, stateFile };
+    const outer = double;
+    try {
+      double = await startStripeDouble(options);
+      stripe = sdk("sk_test_123");
+      const paid = await stripe.paymentIntents.create({ amount: 14900, currency: "eur" }, { idempotencyKey: "pay-1" });
+      const pending = await newIntent();
+      const { body } = await control(`/_double/payment_intents/${paid.id}/succeed`);
+      await double.close();
+      appendFileSync(stateFile, '{"intent":{"id":"pi_torn"'); // a crash mid-write
+
+      double = await startStripeDouble(options);
+      stripe = sdk("sk_test_123");
+      expect((await stripe.paymentIntents.retrieve(pending.id)).status).toBe("requires_payment_method");
+      expect(await stripe.paymentIntents.retrieve(paid.id)).toMatchObject({ status: "succeeded", latest_charge: expect.stringMatching(/^ch_/) });
+      const replay = await stripe.paymentIntents.create({ amount: 14900, currency: "eur" }, { idempotencyKey: "pay-1" });
+      expect(replay.id).toBe(paid.id);
+      expect((await control(`/_double/payment_intents/${paid.id}/refund`)).status).toBe(200); // the charge came back too
+      expect((await control(`/_double/events/${body.event_id}/resend`)).status).toBe(200);
+      expect((await control(`/_double/payment_intents/${pending.id}/succeed`)).status).toBe(200);
+      expect(readFileSync(stateFile, "utf8")).not.toContain("pi_torn");
+    } finally {
+      await double.close();
+      double = outer;
+      stripe = sdk("sk_test_123");
+    }
   });
 });
