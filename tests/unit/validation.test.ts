@@ -14,7 +14,7 @@ const errorOf = (schema: Parameters<typeof parseInput>[0], body: unknown, locale
   } catch (err) {
     expect(err).toBeInstanceOf(HttpError);
     expect((err as HttpError).status).toBe(400);
-    const error = renderHttpError(err as HttpError, locale) as { code: string; fields: Record<string, string>; codes: Record<string, string> };
+    const error = renderHttpError(err as HttpError, locale) as { code: string; message: string; fields: Record<string, string>; codes: Record<string, string> };
     expect(error.code).toBe("invalid_input");
     // Every field named has a code, and every code a message.
     expect(Object.keys(error.codes)).toEqual(Object.keys(error.fields));
