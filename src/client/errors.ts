@@ -1,7 +1,7 @@
 /**
  * supabase-js `functions.invoke` errors → one typed value. A non-2xx answer
  * is a FunctionsHttpError whose `context` is the Response, carrying the
- * functions' `{"error": {code, message, fields}}`; the gateway's own refusals
+ * functions' `{"error": {code, message, fields?, codes?}}`; the gateway's own refusals
  * (e.g. a wrong key) have other shapes; no answer at all is a FunctionsFetchError.
  * Checked by name and shape rather than `instanceof`, so that two copies of
  * supabase-js in one bundle still work.
@@ -46,7 +46,13 @@ export async function errorFromResponse(res: Response): Promise<ClientError> {
   const error = asRecord(asRecord(body)?.error);
   const result: ClientError =
     error && typeof error.code === "string" && typeof error.message === "string"
-      ? { status, code: error.code, message: error.message, ...(stringFields(error.fields) ? { fields: stringFields(error.fields) } : {}) }
+      ? {
+          status,
+          code: error.code,
+          message: error.message,
+          ...(stringFields(error.fields) ? { fields: stringFields(error.fields) } : {}),
+          ...(stringFields(error.codes) ? { codes: stringFields(error.codes) } : {}),
+        }
       : {
           // The Supabase gateway: {"code": 401, "message": "Invalid JWT"} or {"msg": "…"}.
           status,

@@ -1,20 +1,33 @@
 /**
  * The website's typed client for the four browser-facing functions, on top of
  * supabase-js `functions.invoke` (which sends the anon key the gateway wants).
+ * Published as `raccordement-backend/client`: JavaScript (ES2020 modules) with
+ * type declarations that need nothing else, for any bundler and for `tsc`
+ * with default settings. Build it with `npm run build:client` (→ dist/client/).
  *
  *   import { createClient } from "@supabase/supabase-js";
  *   import { createRaccordementClient } from "raccordement-backend/client";
  *
- *   const api = createRaccordementClient(createClient(SUPABASE_URL, SUPABASE_ANON_KEY));
+ *   const api = createRaccordementClient(createClient(SUPABASE_URL, SUPABASE_ANON_KEY), { locale: "fr" });
  *   const res = await api.formStart({ email, phone, connection_type: "definitif" });
  *   if (res.ok) leadId = res.data.lead_id;
- *   else if (res.error.fields) showFieldErrors(res.error.fields); // {"email": "must be a valid email address"}
+ *   else if (res.error.fields) showFieldErrors(res.error.fields, res.error.codes);
+ *   // fields: {"email": "doit être une adresse e-mail valide"}, codes: {"email": "invalid_format"}
+ *
+ * Options (`createRaccordementClient(supabase, options)`):
+ *   - `timeoutMs` — time limit of one call in ms (default 15000); past it the
+ *     call resolves to a `network_error` (status 0).
+ *   - `locale` — `"fr"` or `"en"`: the language of `message` and `fields`,
+ *     sent as `Accept-Language`. Without it the browser's own
+ *     `Accept-Language` decides (French unless it prefers English).
+ * Per call (`api.formStart(input, { signal })`): `signal`, an AbortSignal
+ * that cancels the call (it then resolves to a `network_error`).
  *
  * Never throws for an HTTP or network failure: every call resolves to
- * `{ ok: true, data }` or `{ ok: false, error: { status, code, message, fields? } }`.
- * Inputs and outputs are typed from the functions' own zod schemas (./types.ts).
+ * `{ ok: true, data }` or `{ ok: false, error: { status, code, message, fields?, codes?, retryAfterSeconds? } }`.
+ * `codes` (path → `required`, `invalid_format`, `too_long`, `unknown_field`…)
+ * are the same in every language: use them to write your own wording.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
 import { toClientError } from "./errors.ts";
 import type {
   ContactCallbackInput,
@@ -25,18 +38,51 @@ import type {
   FormStartOutput,
   FormSubmitInput,
   FormSubmitOutput,
+  Locale,
   Result,
 } from "./types.ts";
 
-export type * from "./types.ts";
+export type {
+  ClientError,
+  ClientType,
+  ConnectionType,
+  ContactCallbackInput,
+  ContactCallbackOutput,
+  CreatePaymentIntentInput,
+  CreatePaymentIntentOutput,
+  CustomerInput,
+  FieldErrorCode,
+  FormStartInput,
+  FormStartOutput,
+  FormSubmitInput,
+  FormSubmitOutput,
+  Honeypot,
+  KnownErrorCode,
+  Locale,
+  Phase,
+  RequestInput,
+  Result,
+} from "./types.ts";
 export { errorFromResponse, toClientError } from "./errors.ts";
 
-/** Anything with supabase-js's `functions` (a `SupabaseClient` of any database type). */
-export type RaccordementSupabase = Pick<SupabaseClient, "functions">;
+/** What the client needs of supabase-js's `functions.invoke` (the options it uses, the answer it reads). */
+export interface FunctionsInvoker {
+  invoke(
+    functionName: string,
+    options: { body: Record<string, unknown>; headers?: Record<string, string>; timeout?: number; signal?: AbortSignal },
+  ): Promise<{ data: unknown; error: unknown; response?: Response }>;
+}
+
+/** Anything with supabase-js's `functions` (a `SupabaseClient` of any database type and version 2). */
+export interface RaccordementSupabase {
+  functions: FunctionsInvoker;
+}
 
 export interface ClientOptions {
   /** Per-call time limit in ms (default 15000); a timeout is a `network_error`. */
   timeoutMs?: number;
+  /** The language of the messages (`Accept-Language`); by default the browser's, French unless it prefers English. */
+  locale?: Locale;
 }
 
 export interface CallOptions {
@@ -85,6 +131,7 @@ const EXPECTED: { [K in keyof RaccordementClient]: Record<string, "string" | "nu
 
 export function createRaccordementClient(supabase: RaccordementSupabase, options: ClientOptions = {}): RaccordementClient {
   const timeout = options.timeoutMs ?? 15_000;
+  const headers: Record<string, string> | undefined = options.locale ? { "accept-language": options.locale } : undefined;
 
   async function call<T>(method: keyof RaccordementClient, body: object, opts: CallOptions = {}): Promise<Result<T>> {
     let data: unknown;
@@ -95,7 +142,7 @@ export function createRaccordementClient(supabase: RaccordementSupabase, options
     try {
       ({ data, error, response } = await supabase.functions.invoke(FUNCTION_NAMES[method], {
         body: body as Record<string, unknown>,
-        headers,
+        ...(headers ? { headers } : {}),
         timeout,
         signal: opts.signal,
       }));

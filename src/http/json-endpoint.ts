@@ -2,15 +2,16 @@
  * The shell shared by the browser-facing functions: CORS, method, origin,
  * content type, size limit, JSON parsing, the honeypot and validation, then
  * the handler. The handler sees only validated input and returns the JSON body.
+ * Errors are answered in the request's language (`Accept-Language`).
  */
 import type { z } from "zod";
 import { clientIp } from "../abuse/client-ip.ts";
-import { isHoneypotTripped } from "../abuse/honeypot.ts";
+import { HONEYPOT_FIELD, isHoneypotTripped } from "../abuse/honeypot.ts";
 import type { AppDeps } from "../app-deps.ts";
 import type { Logger } from "../log.ts";
 import { parseInput } from "../validation/parse-input.ts";
 import { corsHeaders, isOriginAllowed } from "./cors.ts";
-import { HttpError } from "./http-error.ts";
+import { HttpError, httpError } from "./http-error.ts";
 import { findAnswer, type IdempotencyClaim, idempotencyKeyOf, isIdempotencyConflict } from "./idempotency.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import { jsonResponse, toErrorResponse } from "./responses.ts";
@@ -43,19 +44,18 @@ export function jsonEndpoint<S extends z.ZodType>(deps: AppDeps, endpoint: JsonE
     let idempotency: IdempotencyClaim | undefined;
     try {
       if (req.method !== "POST") {
-        throw new HttpError(405, "method_not_allowed", `Use POST to call ${endpoint.name}.`, undefined, {
-          allow: "POST, OPTIONS",
-        });
+        throw httpError(405, "method_not_allowed", { params: { function: endpoint.name }, headers: { allow: "POST, OPTIONS" } });
       }
       if (origin && !isOriginAllowed(origin, deps.config.allowedOrigins)) {
-        throw new HttpError(403, "origin_not_allowed", `Origin ${origin} may not call this function.`);
+        throw httpError(403, "origin_not_allowed", { params: { origin } });
       }
       const body = await readJsonBody(req);
       if (endpoint.decoy && isHoneypotTripped(body)) {
         log.warn("honeypot filled: answered as accepted, nothing stored");
         return jsonResponse(endpoint.decoy(), 200, cors);
       }
-      const input = parseInput(endpoint.schema, body);
+      // The honeypot is a field of every form (left empty by people): known, never stored.
+      const input = parseInput(endpoint.schema, endpoint.decoy ? withoutHoneypot(body) : body);
       const key = endpoint.idempotent ? idempotencyKeyOf(req) : undefined;
       if (key !== undefined) {
         idempotency = { fn: endpoint.name, key, requestText: JSON.stringify(body) };
@@ -76,9 +76,15 @@ export function jsonEndpoint<S extends z.ZodType>(deps: AppDeps, endpoint: JsonE
           err = again;
         }
       }
-      const res = toErrorResponse(err, log);
+      const res = toErrorResponse(err, log, req);
       for (const [k, v] of Object.entries(cors)) res.headers.set(k, v);
       return res;
     }
   };
+}
+
+function withoutHoneypot(body: unknown): unknown {
+  if (typeof body !== "object" || body === null || !Object.hasOwn(body, HONEYPOT_FIELD)) return body;
+  const { [HONEYPOT_FIELD]: _ignored, ...rest } = body as Record<string, unknown>;
+  return rest;
 }

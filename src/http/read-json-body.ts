@@ -1,4 +1,4 @@
-import { HttpError } from "./http-error.ts";
+import { HttpError, httpError } from "./http-error.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -43,28 +43,33 @@ export async function readRawBody(req: Request, limit = MAX_BODY_BYTES): Promise
 export async function readJsonBody(req: Request): Promise<unknown> {
   const type = req.headers.get("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new HttpError(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.");
+    throw httpError(415, "unsupported_media_type");
   }
   const raw = await readRawBody(req);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
   } catch {
-    throw new HttpError(400, "invalid_json", "The body is not valid UTF-8.");
+    throw invalidJson("utf8");
   }
-  if (text.trim() === "") throw new HttpError(400, "invalid_json", "The body is empty; send a JSON object.");
+  if (text.trim() === "") throw invalidJson("empty");
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new HttpError(400, "invalid_json", "The body is not valid JSON.");
+    throw invalidJson("syntax");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new HttpError(400, "invalid_json", "The body must be a JSON object.");
+    throw invalidJson("not_object");
   }
   return value;
 }
 
+// Messages from the catalogue (src/i18n/error-messages.ts), in the visitor's language.
 function tooLarge(limit: number) {
-  return new HttpError(413, "payload_too_large", `The body is larger than ${limit / 1024} KiB.`);
+  return httpError(413, "payload_too_large", { params: { kib: limit / 1024 } });
+}
+
+function invalidJson(reason: "utf8" | "empty" | "syntax" | "not_object") {
+  return httpError(400, "invalid_json", { params: { reason } });
 }

@@ -1,5 +1,8 @@
-import { HttpError } from "./http-error.ts";
+import { errorMessage } from "../i18n/error-messages.ts";
+import { fieldMessage } from "../i18n/field-messages.ts";
+import { type Locale, negotiateLocale } from "../i18n/locale.ts";
 import type { Logger } from "../log.ts";
+import { HttpError } from "./http-error.ts";
 
 export function jsonResponse(body: unknown, status = 200, headers: HeadersInit = {}): Response {
   const h = new Headers(headers);
@@ -7,23 +10,46 @@ export function jsonResponse(body: unknown, status = 200, headers: HeadersInit =
   return new Response(JSON.stringify(body), { status, headers: h });
 }
 
-/** The single place where a thrown value becomes an HTTP answer. */
-export function toErrorResponse(err: unknown, log: Logger): Response {
+/**
+ * The single place where a thrown value becomes an HTTP answer, in the
+ * language the request's `Accept-Language` prefers (French by default).
+ */
+export function toErrorResponse(err: unknown, log: Logger, req?: Request): Response {
+  const locale = negotiateLocale(req?.headers.get("accept-language"));
+  const language = { "content-language": locale };
   if (err instanceof HttpError) {
-    const error: Record<string, unknown> = { code: err.code, message: err.message };
-    if (err.fields) error.fields = err.fields;
-    return jsonResponse({ error }, err.status, err.headers);
+    return jsonResponse({ error: renderHttpError(err, locale) }, err.status, { ...err.headers, ...language });
   }
   if (isDatabaseUnavailable(err)) {
     log.error("database unavailable", { error: describe(err) });
     return jsonResponse(
-      { error: { code: "service_unavailable", message: "The service is briefly unavailable. Please try again." } },
+      { error: { code: "service_unavailable", message: errorMessage("service_unavailable", locale)! } },
       503,
-      { "retry-after": "5" },
+      { "retry-after": "5", ...language },
     );
   }
   log.error("unhandled error", { error: describe(err) });
-  return jsonResponse({ error: { code: "internal_error", message: "Something went wrong on our side." } }, 500);
+  return jsonResponse({ error: { code: "internal_error", message: errorMessage("internal_error", locale)! } }, 500, language);
+}
+
+/** `{code, message, fields?, codes?}` of an HttpError in `locale`. */
+export function renderHttpError(err: HttpError, locale: Locale): Record<string, unknown> {
+  const retryAfter = Number(err.headers?.["retry-after"]);
+  const params = { ...(Number.isFinite(retryAfter) ? { seconds: retryAfter } : {}), ...err.params };
+  const message = locale === "en"
+    ? err.en ?? errorMessage(err.code, "en", params) ?? err.message
+    : errorMessage(err.code, locale, params) ?? err.fr ?? err.message;
+  const error: Record<string, unknown> = { code: err.code, message };
+  // Null-prototype maps: a path may be any key a visitor sent, `__proto__` included.
+  const fields: Record<string, string> = Object.assign(Object.create(null), err.fields);
+  const codes: Record<string, string> = Object.create(null);
+  for (const [path, issue] of Object.entries(err.issues ?? {})) {
+    fields[path] = fieldMessage(issue.code, locale, issue.params) ?? issue.code;
+    codes[path] = issue.code;
+  }
+  if (Object.keys(fields).length > 0) error.fields = fields;
+  if (Object.keys(codes).length > 0) error.codes = codes;
+  return error;
 }
 
 // Socket-level failures (the database restarting, a dropped connection) and

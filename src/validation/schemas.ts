@@ -1,12 +1,15 @@
 /**
  * The request bodies of the five public functions (CONTRACT §2). The same
- * schemas give the website's client its types.
+ * schemas give the website's client its types (checked against the client's
+ * own declarations in tests/client/types.test.ts). Every object is strict: an
+ * unknown key is refused (`unknown_field`). The honeypot field of the three
+ * forms is taken off the body before validation (src/http/json-endpoint.ts).
  */
 import { z } from "zod";
 import { CLIENT_TYPES, CONNECTION_TYPES, PHASES } from "./enums.ts";
-import { email, enumOf, optional, phone, postalCode, required, siren, text, uuid } from "./fields.ts";
+import { email, enumOf, issue, optional, phone, postalCode, required, siren, text, uuid } from "./fields.ts";
 
-export const FormStartInput = z.object({
+export const FormStartInput = z.strictObject({
   lead_id: optional(uuid),
   email: required(email),
   phone: optional(phone),
@@ -20,7 +23,7 @@ export const FormStartInput = z.object({
 });
 
 export const CustomerInput = z
-  .object({
+  .strictObject({
     email: required(email),
     phone: required(phone),
     full_name: required(text(200)),
@@ -30,11 +33,16 @@ export const CustomerInput = z
   })
   .superRefine((c, ctx) => {
     if (c.client_type === "professionnel" && !c.siren) {
-      ctx.addIssue({ code: "custom", path: ["siren"], message: "is required when client_type is professionnel" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["siren"],
+        message: "is required when client_type is professionnel",
+        ...issue("required", "if", { field: "client_type", value: "professionnel" }),
+      });
     }
   });
 
-export const RequestInput = z.object({
+export const RequestInput = z.strictObject({
   type_raccordement: required(enumOf(CONNECTION_TYPES)),
   usage: optional(text(200)),
   address: required(text(300)),
@@ -43,28 +51,28 @@ export const RequestInput = z.object({
   phase: optional(enumOf(PHASES)),
   power_kva: optional(
     z
-      .number({ error: "must be a number" })
-      .refine(Number.isFinite, { error: "must be a finite number" })
-      .refine((n) => n > 0, { error: "must be greater than 0" })
-      .refine((n) => n <= 250, { error: "must be at most 250" }),
+      .number()
+      .refine(Number.isFinite, issue("invalid_type", "number"))
+      .refine((n) => n > 0, issue("too_small", undefined, { minimum: 0, inclusive: false }))
+      .refine((n) => n <= 250, issue("too_large", undefined, { maximum: 250, inclusive: true })),
   ),
-  is_viabilise: optional(z.boolean({ error: "must be true or false" })),
+  is_viabilise: optional(z.boolean()),
 });
 
-export const FormSubmitInput = z.object({
+export const FormSubmitInput = z.strictObject({
   lead_id: optional(uuid),
   customer: required(CustomerInput),
   request: required(RequestInput),
 });
 
-export const ContactCallbackInput = z.object({
+export const ContactCallbackInput = z.strictObject({
   full_name: required(text(200)),
   phone: required(phone),
   postal_code: optional(postalCode),
   source: optional(text(100)),
 });
 
-export const CreatePaymentIntentInput = z.object({
+export const CreatePaymentIntentInput = z.strictObject({
   request_id: required(uuid),
 });
 

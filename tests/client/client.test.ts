@@ -103,27 +103,68 @@ describe("successful calls", () => {
 });
 
 describe("errors, as typed values", () => {
-  it("invalid input: 400 invalid_input with each field's message, nothing stored", async () => {
+  const invalidSubmit = (): FormSubmitInput => ({
+    customer: { email: "not-an-email", phone: "0612345678", full_name: "Jean", client_type: "professionnel" },
+    request: { type_raccordement: "definitif", address: "1 rue", city: "Paris", zip_code: "750", power_kva: 300 },
+  });
+  const invalidCodes = {
+    "customer.email": "invalid_format",
+    "customer.siren": "required",
+    "request.zip_code": "invalid_format",
+    "request.power_kva": "too_large",
+  };
+
+  it("invalid input: 400 invalid_input with each field's message and code (French by default), nothing stored", async () => {
     const before = await stack.db.sql`select count(*)::int as n from requests`;
-    const res = await api.formSubmit({
-      customer: { email: "not-an-email", phone: "0612345678", full_name: "Jean", client_type: "professionnel" },
-      request: { type_raccordement: "definitif", address: "1 rue", city: "Paris", zip_code: "750", power_kva: 300 },
-    });
+    const res = await api.formSubmit(invalidSubmit());
     expect(res).toEqual({
       ok: false,
       error: {
         status: 400,
         code: "invalid_input",
-        message: expect.any(String),
+        message: "Certains champs ne sont pas valides.",
+        fields: {
+          "customer.email": "doit être une adresse e-mail valide",
+          "customer.siren": "est obligatoire quand client_type vaut professionnel",
+          "request.zip_code": "doit comporter 5 chiffres",
+          "request.power_kva": "doit être au plus 250",
+        },
+        codes: invalidCodes,
+      },
+    });
+    expect(await stack.db.sql`select count(*)::int as n from requests`).toEqual(before);
+  });
+
+  it("the locale option chooses the language (Accept-Language); the codes stay the same", async () => {
+    const en = createRaccordementClient(stack.supabase, { locale: "en" });
+    expect(await en.formSubmit(invalidSubmit())).toEqual({
+      ok: false,
+      error: {
+        status: 400,
+        code: "invalid_input",
+        message: "The request has invalid fields.",
         fields: {
           "customer.email": "must be a valid email address",
           "customer.siren": "is required when client_type is professionnel",
           "request.zip_code": "must be 5 digits",
           "request.power_kva": "must be at most 250",
         },
+        codes: invalidCodes,
       },
     });
-    expect(await stack.db.sql`select count(*)::int as n from requests`).toEqual(before);
+    const fr = createRaccordementClient(stack.supabase, { locale: "fr" });
+    expect(await fr.createPaymentIntent({ request_id: crypto.randomUUID() })).toMatchObject({
+      ok: false,
+      error: { status: 404, code: "request_not_found", message: "Aucune demande ne correspond à cet identifiant." },
+    });
+  });
+
+  it("an unknown field (a typo the types would catch) is named, with the known field suggested", async () => {
+    const res = await api.contactCallback({ ...validCallback(), postalCode: "69001" } as never);
+    expect(res).toMatchObject({
+      ok: false,
+      error: { status: 400, code: "invalid_input", fields: { postalCode: "n'est pas un champ connu ; vouliez-vous dire postal_code ?" }, codes: { postalCode: "unknown_field" } },
+    });
   });
 
   it("unknown and already-paid requests: 404 request_not_found, 409 already_paid", async () => {

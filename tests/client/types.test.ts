@@ -1,9 +1,11 @@
 /**
  * The client's types are the functions' zod schemas: inputs accept what the
  * schemas accept (optional fields precise, not `unknown`), outputs are what
- * they promise, errors are one typed value. Checked by tsc (npm test runs it)
- * and by vitest's expectTypeOf. Imported the way the website does, through the
- * package's "exports" entry.
+ * they promise, errors are one typed value. The client writes its types out
+ * (its declarations ship without zod); here they are compared with the types
+ * derived from the schemas. Checked by tsc (npm test runs it) and by vitest's
+ * expectTypeOf. Imported the way the website does, through the package's
+ * "exports" entry (the built declarations, dist/client/: `npm run build:client`).
  */
 import type { createClient, SupabaseClient } from "@supabase/supabase-js";
 import { describe, expectTypeOf, it } from "vitest";
@@ -11,7 +13,10 @@ import type { z } from "zod";
 import {
   type ClientError,
   type ContactCallbackInput,
+  type ContactCallbackOutput,
+  type CreatePaymentIntentInput,
   type CreatePaymentIntentOutput,
+  type FieldErrorCode,
   createRaccordementClient,
   type FormStartInput,
   type FormStartOutput,
@@ -22,8 +27,44 @@ import {
 } from "raccordement-backend/client";
 import type * as Schemas from "../../src/validation/schemas.ts";
 import type { ConnectionType } from "../../src/validation/enums.ts";
+import type { FIELD_CODES } from "../../src/i18n/field-messages.ts";
+
+/**
+ * `z.input` of a schema, with its optional fields made precise: they are
+ * preprocessed (blank or null → absent), so zod types their input as
+ * `unknown`; here such a field takes what the schema produces, or null.
+ * Required fields keep zod's input type (e.g. the enumerations).
+ */
+type SchemaInput<S extends z.ZodType> = Precise<z.input<S>, z.output<S>>;
+type Precise<I, O> = I extends readonly unknown[]
+  ? I
+  : I extends object
+    ? {
+        [K in keyof I]: unknown extends I[K]
+          ? (K extends keyof O ? O[K] : never) | null | undefined
+          : Precise<I[K], K extends keyof O ? NonNullable<O[K]> : never>;
+      }
+    : I;
+type Honeypot = { website?: string };
+/** The form's schema input and the honeypot, as one object type. */
+type WithHoneypot<S extends z.ZodType> = { [K in keyof (SchemaInput<S> & Honeypot)]: (SchemaInput<S> & Honeypot)[K] };
 
 describe("client types", () => {
+  it("inputs are exactly the input schemas' (plus the honeypot on the forms)", () => {
+    expectTypeOf<FormStartInput>().toEqualTypeOf<WithHoneypot<typeof Schemas.FormStartInput>>();
+    expectTypeOf<FormSubmitInput>().toEqualTypeOf<WithHoneypot<typeof Schemas.FormSubmitInput>>();
+    expectTypeOf<ContactCallbackInput>().toEqualTypeOf<WithHoneypot<typeof Schemas.ContactCallbackInput>>();
+    expectTypeOf<CreatePaymentIntentInput>().toEqualTypeOf<SchemaInput<typeof Schemas.CreatePaymentIntentInput>>();
+    expectTypeOf<FormSubmitOutput>().toEqualTypeOf<z.output<typeof Schemas.FormSubmitOutput>>();
+    expectTypeOf<ContactCallbackOutput>().toEqualTypeOf<z.output<typeof Schemas.ContactCallbackOutput>>();
+    expectTypeOf<CreatePaymentIntentOutput>().toEqualTypeOf<z.output<typeof Schemas.CreatePaymentIntentOutput>>();
+  });
+
+  it("field codes are the server's", () => {
+    expectTypeOf<FieldErrorCode>().toEqualTypeOf<(typeof FIELD_CODES)[number]>();
+    expectTypeOf<ClientError["codes"]>().toEqualTypeOf<Record<string, FieldErrorCode | (string & {})> | undefined>();
+  });
+
   it("outputs are the functions' output schemas", () => {
     expectTypeOf<FormStartOutput>().toEqualTypeOf<z.output<typeof Schemas.FormStartOutput>>();
     expectTypeOf<FormStartOutput>().toEqualTypeOf<{ lead_id: string }>();
@@ -73,10 +114,10 @@ describe("client types", () => {
   });
 
   it("takes the SupabaseClient a website makes, whatever its database type", () => {
-    expectTypeOf(createRaccordementClient).parameter(0).toMatchTypeOf<Pick<SupabaseClient, "functions">>();
     type Typed = ReturnType<typeof createClient<{ public: { Tables: {}; Views: {}; Functions: {} } }>>;
     expectTypeOf(createRaccordementClient).toBeCallableWith({} as Typed);
     expectTypeOf(createRaccordementClient).toBeCallableWith({} as SupabaseClient);
+    expectTypeOf(createRaccordementClient).toBeCallableWith({} as SupabaseClient, { timeoutMs: 5_000, locale: "en" });
     expectTypeOf(createRaccordementClient).returns.toEqualTypeOf<RaccordementClient>();
   });
 });

@@ -32,7 +32,7 @@ describe("rate limit", () => {
     const retryAfter = Number(limited.headers["retry-after"]);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(limited.json.error).toMatchObject({ code: "rate_limited", message: expect.stringContaining("try again") });
+    expect(limited.json.error).toMatchObject({ code: "rate_limited", message: expect.stringMatching(/réessayez/) });
     expect(await count("leads")).toBe(leads);
     expect(await count("crm_events")).toBe(events);
 

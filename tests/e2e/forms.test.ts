@@ -87,20 +87,91 @@ describe("the HTTP shell", () => {
     return body.error;
   };
 
-  it("400 names each bad field and writes nothing", async () => {
+  const badSubmit = { customer: { email: "x", client_type: "professionnel" }, request: { type_raccordement: "solaire", power_kva: 300 } };
+
+  it("400 names each bad field with a code, in French without Accept-Language, and writes nothing", async () => {
     const before = await counts();
-    const error = await expectError(
-      await stack.call("form-submit", { customer: { email: "x", client_type: "professionnel" }, request: { type_raccordement: "solaire", power_kva: 300 } }),
-      400,
-      "invalid_input",
-    );
-    expect(error.fields).toMatchObject({
+    const error = await expectError(await stack.call("form-submit", badSubmit), 400, "invalid_input");
+    expect(error).toEqual({
+      code: "invalid_input",
+      message: "Certains champs ne sont pas valides.",
+      fields: {
+        "customer.email": "doit être une adresse e-mail valide",
+        "customer.phone": "est obligatoire",
+        "customer.full_name": "est obligatoire",
+        "customer.siren": "est obligatoire quand client_type vaut professionnel",
+        "request.type_raccordement": expect.stringContaining("doit valoir l'une de ces valeurs"),
+        "request.address": "est obligatoire",
+        "request.city": "est obligatoire",
+        "request.zip_code": "est obligatoire",
+        "request.power_kva": "doit être au plus 250",
+      },
+      codes: {
+        "customer.email": "invalid_format",
+        "customer.phone": "required",
+        "customer.full_name": "required",
+        "customer.siren": "required",
+        "request.type_raccordement": "not_allowed_value",
+        "request.address": "required",
+        "request.city": "required",
+        "request.zip_code": "required",
+        "request.power_kva": "too_large",
+      },
+    });
+    expect(await counts()).toEqual(before);
+  });
+
+  it("messages follow Accept-Language (French preferred or by default, English when preferred); codes do not change", async () => {
+    const answer = async (acceptLanguage: string) => {
+      const res = await stack.call("form-submit", badSubmit, { headers: { "accept-language": acceptLanguage } });
+      expect(res.headers.get("content-language")).toBe(acceptLanguage.startsWith("en") ? "en" : "fr");
+      return (await expectError(res, 400, "invalid_input")) as { message: string; fields: Record<string, string>; codes: Record<string, string> };
+    };
+    const fr = await answer("fr-FR,fr;q=0.9,en;q=0.8");
+    const en = await answer("en-US,en;q=0.9,fr;q=0.5");
+    expect(fr.message).toBe("Certains champs ne sont pas valides.");
+    expect(en.message).toBe("The request has invalid fields.");
+    expect(en.fields).toMatchObject({
       "customer.email": "must be a valid email address",
-      "customer.siren": "is required when client_type is professionnel",
+      "customer.phone": "is required",
       "request.type_raccordement": expect.stringContaining("must be one of"),
       "request.power_kva": "must be at most 250",
     });
+    expect(en.codes).toEqual(fr.codes);
+    expect(Object.keys(en.fields)).toEqual(Object.keys(en.codes));
+    // The shell's own errors too.
+    const json = async (h: string) => (await (await stack.call("form-start", "{not json", { headers: { "accept-language": h } })).json()).error.message;
+    expect(await json("fr")).toBe("Le corps de la requête n'est pas du JSON valide.");
+    expect(await json("en")).toBe("The body is not valid JSON.");
+  });
+
+  it("unknown fields: 400 unknown_field naming each (nested too), suggesting the near miss; nothing written", async () => {
+    const before = await counts();
+    const res = await stack.call("form-start", { email: "a@b.fr", firstName: "Marie", colour: "blue" }, { headers: { "accept-language": "en" } });
+    expect(await expectError(res, 400, "invalid_input")).toMatchObject({
+      fields: { firstName: "is not a known field; did you mean firstname?", colour: "is not a known field" },
+      codes: { firstName: "unknown_field", colour: "unknown_field" },
+    });
+    const body = validSubmit();
+    const nested = await stack.call("form-submit", { ...body, customer: { ...body.customer, fullName: "Jean" }, request: { ...body.request, zipcode: "75001" } });
+    expect(await expectError(nested, 400, "invalid_input")).toMatchObject({
+      fields: {
+        "customer.fullName": "n'est pas un champ connu ; vouliez-vous dire full_name ?",
+        "request.zipcode": "n'est pas un champ connu ; vouliez-vous dire zip_code ?",
+      },
+      codes: { "customer.fullName": "unknown_field", "request.zipcode": "unknown_field" },
+    });
+    const payment = await stack.call("create-payment-intent", { request_id: crypto.randomUUID(), requestId: "x", amount: 1 });
+    expect((await expectError(payment, 400, "invalid_input")).codes).toEqual({ requestId: "unknown_field", amount: "unknown_field" });
     expect(await counts()).toEqual(before);
+  });
+
+  it("the honeypot field left empty is known on the three forms", async () => {
+    const { validCallback, validLead } = await import("../../scripts/lib/sample-bodies.ts");
+    for (const [name, body] of [["form-start", validLead()], ["form-submit", validSubmit()], ["contact-callback", validCallback()]] as const) {
+      const res = await stack.call(name, { ...body, website: "" });
+      expect(res.status, name).toBe(200);
+    }
   });
 
   it("broken JSON, non-objects, huge and hostile strings: 4xx with the error shape, nothing written", async () => {
@@ -126,7 +197,7 @@ describe("the HTTP shell", () => {
     const before = await counts();
     const bad = await stack.call("form-start", '{"email":"a@b.fr","lastname":"x\\udfff"}');
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.fields).toEqual({ lastname: "must be valid Unicode text" });
+    expect((await bad.json()).error).toMatchObject({ fields: { lastname: "doit être un texte Unicode valide" }, codes: { lastname: "invalid_characters" } });
     expect(await counts()).toEqual(before);
   });
 
@@ -150,8 +221,8 @@ describe("the HTTP shell", () => {
     expect(await counts()).toEqual(before);
   });
 
-  it("a body just under 64 KiB is read (unknown keys are ignored)", async () => {
-    const res = await stack.call("form-start", { email: "big@example.fr", pad: "x".repeat(60 * 1024) });
+  it("a body just under 64 KiB is read", async () => {
+    const res = await stack.call("form-start", `{"email": "big@example.fr"${" ".repeat(60 * 1024)}}`);
     expect(res.status).toBe(200);
   });
 

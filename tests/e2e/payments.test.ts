@@ -51,7 +51,12 @@ const statusOf = async (requestId: string) =>
 describe("create-payment-intent", () => {
   it("charges the server's price for the request's type, never the client's", async () => {
     const { request_id } = await newRequest("photovoltaique");
-    const res = await stack.call("create-payment-intent", { request_id, amount: 1, currency: "usd" });
+    // A client's own amount or currency is refused (unknown fields), nothing created.
+    const forged = await stack.call("create-payment-intent", { request_id, amount: 1, currency: "usd" });
+    expect(forged.status).toBe(400);
+    expect((await forged.json()).error.codes).toEqual({ amount: "unknown_field", currency: "unknown_field" });
+    expect(await stack.db.sql`select id from payments where request_id = ${request_id}`).toEqual([]);
+    const res = await stack.call("create-payment-intent", { request_id });
     const answer = await res.json();
     const [price] = await stack.db.sql`select amount, currency from prices where type_raccordement = 'photovoltaique'`;
     expect(answer).toMatchObject({ amount: price.amount, currency: price.currency });
@@ -83,7 +88,7 @@ describe("create-payment-intent", () => {
     expect((await unknown.json()).error.code).toBe("request_not_found");
     const malformed = await stack.call("create-payment-intent", { request_id: "1; drop table requests" });
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).error.fields).toEqual({ request_id: "must be a UUID" });
+    expect((await malformed.json()).error).toMatchObject({ fields: { request_id: "doit être un UUID" }, codes: { request_id: "invalid_format" } });
 
     const { request_id } = await newRequest();
     const { payment_intent_id } = await pay(request_id);

@@ -375,10 +375,10 @@ export function validBody(spec: BodySpec): fc.Arbitrary<{ [key: string]: Json }>
         : fc.oneof({ weight: 3, arbitrary: s.valid }, { weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: BLANKS });
     return fc.tuple(fc.constant(key), value);
   });
-  const unknownKeys = fc.array(fc.tuple(hostileKey([]), hostileScalar), { maxLength: 2 });
-  return fc.tuple(fc.tuple(...entries), fc.oneof({ weight: 4, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: unknownKeys }), luhnSiren)
-    .map(([pairs, extra, siren]) => {
-      const body = objectOf([...(pairs.filter(([, v]) => v !== undefined) as Array<[string, Json]>), ...extra]);
+  // No unknown keys here: the contract refuses them (400 unknown_field); near-valid bodies add some.
+  return fc.tuple(fc.tuple(...entries), luhnSiren)
+    .map(([pairs, siren]) => {
+      const body = objectOf(pairs.filter(([, v]) => v !== undefined) as Array<[string, Json]>);
       // A professionnel needs a SIREN: give one, so that most "valid" bodies are valid.
       if (body.client_type === "professionnel" && (typeof body.siren !== "string" || body.siren.trim() === "")) body.siren = siren;
       return body;

@@ -7,6 +7,11 @@
 import type { z } from "zod";
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** The field codes the contract (docs/CONTRACT.md §2) lets a 400 carry. */
+const FIELD_CODES = [
+  "required", "invalid_type", "too_long", "too_short", "too_small", "too_large",
+  "invalid_format", "invalid_characters", "not_allowed_value", "unknown_field",
+];
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 export type Expected<T> =
@@ -46,21 +51,30 @@ export function expectedOutcome<S extends z.ZodType>(schema: S, req: RawRequest)
   if (!decoded.ok) return { kind: "invalid", status: decoded.status, code: decoded.code };
   const parsed = schema.safeParse(decoded.value);
   if (parsed.success) return { kind: "valid", data: parsed.data };
-  const paths = parsed.error.issues.map((i) => i.path.map(String).join(".") || "body");
+  // An unknown key (strict objects) is named by its own path, the object's path plus the key.
+  const paths = parsed.error.issues.flatMap((i) =>
+    (i.code === "unrecognized_keys" ? i.keys.map((k) => [...i.path, k]) : [i.path]).map((p) => p.map(String).join(".") || "body")
+  );
   return { kind: "invalid", status: 400, code: "invalid_input", paths };
 }
 
-/** The error shape every 4xx/5xx answer must have: {"error": {"code", "message", "fields"?}}. */
+/** The error shape every 4xx/5xx answer must have: {"error": {"code", "message", "fields"?, "codes"?}}, a code for each field. */
 export function errorShapeProblem(body: unknown): string | null {
   if (typeof body !== "object" || body === null) return "body is not an object";
   const error = (body as { error?: unknown }).error;
   if (typeof error !== "object" || error === null) return "no error object";
-  const { code, message, fields } = error as Record<string, unknown>;
+  const { code, message, fields, codes } = error as Record<string, unknown>;
   if (typeof code !== "string" || code === "") return "error.code is not a non-empty string";
   if (typeof message !== "string" || message === "") return "error.message is not a non-empty string";
   if (fields !== undefined) {
     if (typeof fields !== "object" || fields === null || Array.isArray(fields)) return "error.fields is not an object";
     for (const [k, v] of Object.entries(fields)) if (typeof v !== "string") return `error.fields["${k}"] is not a string`;
+  }
+  if (code === "invalid_input") {
+    if (typeof codes !== "object" || codes === null || Array.isArray(codes)) return "a 400 invalid_input without error.codes";
+    const fieldKeys = Object.keys(fields ?? {}).sort().join("\n");
+    if (Object.keys(codes).sort().join("\n") !== fieldKeys) return "error.codes does not name the same paths as error.fields";
+    for (const [k, v] of Object.entries(codes)) if (!FIELD_CODES.includes(v as never)) return `error.codes["${k}"] is not a field code: ${String(v)}`;
   }
   return null;
 }

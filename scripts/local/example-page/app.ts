@@ -12,7 +12,8 @@ const config = (window as unknown as { RACCORDEMENT_EXAMPLE: ExamplePageConfig }
 const supabase = createClient(config.supabaseUrl, config.anonKey, {
   auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
 });
-const api = createRaccordementClient(supabase);
+// The page is in English: ask for English messages (a French site would pass "fr", the default).
+const api = createRaccordementClient(supabase, { locale: "en" });
 
 const $ = <T extends Element>(selector: string, root: ParentNode = document) => {
   const el = root.querySelector<T>(selector);
