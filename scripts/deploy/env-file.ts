@@ -23,7 +23,7 @@ export const FUNCTION_SECRETS = [
 ] as const;
 
 /** Function secrets that may be added; they have sensible defaults. */
-export const OPTIONAL_FUNCTION_SECRETS = ["RATE_LIMIT_PER_MINUTE", "DB_POOL_MAX"] as const;
+export const OPTIONAL_FUNCTION_SECRETS = ["RATE_LIMIT_PER_MINUTE", "DB_POOL_MAX", "ALERT_WEBHOOK_URL", "ALERT_PENDING_AGE"] as const;
 
 /** Must hold a value: the functions cannot work without them in production. */
 const REQUIRED_VALUES = new Set(["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SITE_URL"]);

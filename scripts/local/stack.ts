@@ -149,6 +149,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       CRM_RETRY_SCHEDULE: env.CRM_RETRY_SCHEDULE,
       CRM_SWEEP_INTERVAL_MS: env.CRM_SWEEP_INTERVAL_MS,
       RATE_LIMIT_PER_MINUTE: env.RATE_LIMIT_PER_MINUTE,
+      ALERT_WEBHOOK_URL: env.ALERT_WEBHOOK_URL,
+      ALERT_PENDING_AGE: env.ALERT_PENDING_AGE,
       SUPABASE_ANON_KEY: anonKey,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
     };
