@@ -63,14 +63,34 @@ function seqBounds(sql: Sql, f: DeliveryFilter) {
 }
 
 type Raw = Omit<DeliveryRow, "created_at" | "updated_at" | "delivered_at" | "next_attempt_at"> & {
-  created_at: Date; updated_at: Date; delivered_at: Date | null; next_attempt_at: Date;
+  created_at: Date; updated_at: Date; delivered_at: Date | null; next_attempt_at: Date; data?: unknown;
 };
 
-function present(r: Raw): DeliveryRow {
+/**
+ * An error or a vendor's answer may echo what it was sent: every personal
+ * value of the event is blanked, then emails and phones masked (the outbox
+ * already does this when it records an attempt; the console does not rely on it).
+ */
+export function maskEcho(text: string | null, data: unknown): string | null {
+  if (text === null) return null;
+  return maskText(personalValues(data).reduce((t, v) => t.split(v).join("***"), text));
+}
+
+function personalValues(data: unknown): string[] {
+  if (!data || typeof data !== "object") return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v !== "string" || v.length < 3) continue;
+    if (maskRecord(v, k) !== v || /name|address|city|company|siren/i.test(k)) out.push(v, ...v.split(/\s+/).filter((w) => w.length >= 3));
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+function present({ data, ...r }: Raw): DeliveryRow {
   return {
     ...r,
     seq: String(r.seq),
-    last_error: r.last_error === null ? null : maskText(r.last_error),
+    last_error: maskEcho(r.last_error, data),
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
     delivered_at: r.delivered_at ? r.delivered_at.toISOString() : null,
@@ -84,7 +104,8 @@ export async function listDeliveries(sql: Sql, filter: DeliveryFilter, opts: { c
   const keyset = after ? sql`(d.seq, d.destination) < (${after.seq}::bigint, ${after.destination})` : sql`true`;
   const rows = await sql<Raw[]>`
     select d.event_id, d.destination, d.record_id, e.record_type, e.type, d.seq, d.state, d.attempts, d.last_status,
-           d.last_error, d.created_at, d.updated_at, d.delivered_at, d.next_attempt_at
+           d.last_error, d.created_at, d.updated_at, d.delivered_at, d.next_attempt_at,
+           case when d.last_error is not null then e.data end as data
     from crm_deliveries d join crm_events e on e.id = d.event_id
     where ${filterSql(sql, filter)} and ${seqBounds(sql, filter)} and ${keyset}
     order by d.seq desc, d.destination desc
@@ -130,7 +151,8 @@ export async function deliveryDetail(sql: Sql, eventId: string, destination: str
     where event_id = ${eventId}::uuid and destination = ${destination} order by id`;
   const others = await sql<Raw[]>`
     select d.event_id, d.destination, d.record_id, e.record_type, e.type, d.seq, d.state, d.attempts, d.last_status,
-           d.last_error, d.created_at, d.updated_at, d.delivered_at, d.next_attempt_at
+           d.last_error, d.created_at, d.updated_at, d.delivered_at, d.next_attempt_at,
+           case when d.last_error is not null then e.data end as data
     from crm_events e join crm_deliveries d on d.event_id = e.id
     where e.record_id = ${event.record_id}::uuid
     order by d.seq, d.destination limit 500`;
@@ -141,8 +163,8 @@ export async function deliveryDetail(sql: Sql, eventId: string, destination: str
     attempts: attempts.map((a) => ({
       ...a,
       at: a.at.toISOString(),
-      error: a.error === null ? null : maskText(a.error),
-      response_excerpt: a.response_excerpt === null ? null : maskText(a.response_excerpt),
+      error: maskEcho(a.error, event.data),
+      response_excerpt: maskEcho(a.response_excerpt, event.data),
     })),
     record_deliveries: others.map(present),
   };

@@ -21,7 +21,7 @@ const FIELDS = [
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return "";
   let s = typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
-  if (/^[=@\t\r]/.test(s) || /^[+-][^0-9]/.test(s)) s = `'${s}`;
+  if (/^[=@\t\r]/.test(s) || /^[+-][^0-9*]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
