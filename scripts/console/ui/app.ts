@@ -3,7 +3,7 @@
  * one delivery, activity) that polls the JSON API every few seconds. DOM built
  * with textContent only (nothing from the database is parsed as HTML).
  */
-import { COLORS, lines, stackedBars } from "./charts.ts";
+import { lines, stackedBars } from "./charts.ts";
 import { fmtAge, fmtTime, lang, t } from "./i18n.ts";
 
 const TOKEN = (document.querySelector('meta[name="console-token"]') as HTMLMetaElement).content;
@@ -120,7 +120,7 @@ function overviewView() {
 }
 
 function legend(items: string[][]) {
-  return h("div", { class: "legend" }, items.map(([k, label]) => h("span", {}, h("i", { style: `background:${COLORS[k]}` }), label)));
+  return h("div", { class: "legend" }, items.map(([k, label]) => h("span", {}, h("i", { class: `k-${k}` }), label)));
 }
 
 function card(d: any): HTMLElement {
