@@ -59,6 +59,9 @@ function seqBounds(sql: Sql, f: DeliveryFilter) {
     parts.push(sql`d.seq <= coalesce((select seq from crm_events where created_at < ${f.until}::timestamptz + interval '1 minute'
                                        order by created_at desc limit 1), 0)`);
   }
+  // A search by record: reach its deliveries through its events (crm_events (record_id, seq)), not by walking the list.
+  const ids = f.recordIds ?? (f.recordId ? [f.recordId] : undefined);
+  if (ids && ids.length > 0) parts.push(sql`d.event_id = any(array(select id from crm_events where record_id = any(${ids}::uuid[])))`);
   return parts.reduce((a, b) => sql`${a} and ${b}`);
 }
 
