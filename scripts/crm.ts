@@ -10,10 +10,16 @@
  *   resume <destination>                     send again (what waited goes at once)
  *   test [--destination d]                   check each destination's URL and credentials, creating nothing
  *                                            (no MONELEC_API_URL and the local database: the local CRM sandbox)
+ *   replay --destination d --since <ISO>     send every record that had an event since then again to d (current snapshot)
+ *   export [filters] [--state s] [--personal] [--out file]
+ *                                            the filtered records with their delivery states as CSV (masked unless --personal)
  * Filters for retry/discard/failed: --destination d, --status <http>, --type <event type>, --since <ISO time>.
  * Database: DATABASE_URL, else SUPABASE_DB_URL, else the local stack's. Settings also come from
  * supabase/functions/.env (the environment wins), like `npm start`.
+ * Every change (and every export) is recorded in the operators' activity log as CONSOLE_ACTOR, else the OS user.
  */
+import { writeFile } from "node:fs/promises";
+import { userInfo } from "node:os";
 import { ConfigError, loadDestinations } from "../src/config.ts";
 import { createSql } from "../src/db/sql.ts";
 import { pauseDestination, resumeDestination } from "../src/outbox/destination-events.ts";
@@ -21,6 +27,10 @@ import { backfill } from "../src/operator/backfill.ts";
 import { checkDestination } from "../src/operator/check-destination.ts";
 import { deadDeliveries } from "../src/operator/failed.ts";
 import { describeFilter, type DeliveryFilter } from "../src/operator/filter.ts";
+import { actorFrom, recordAction } from "../src/operator/activity.ts";
+import { exportRecords } from "../src/operator/export.ts";
+import { replaySince } from "../src/operator/replay.ts";
+import type { DeliveryState } from "../src/outbox/types.ts";
 import { discardDead, retryDead, sendPendingNow } from "../src/operator/retry.ts";
 import { outboxStatus } from "../src/operator/status.ts";
 import { crmTestTarget } from "./lib/crm-test-target.ts";
@@ -28,10 +38,11 @@ import { databaseUrlFromEnv } from "./lib/database-url.ts";
 import { loadLocalEnv } from "./lib/load-local-env.ts";
 import { parseArgs, runMain, table, UsageError } from "./lib/cli.ts";
 
-const USAGE = `usage: npm run crm -- <status|failed|retry|discard|backfill|pause|resume|test> [options]  (see scripts/crm.ts)`;
+const USAGE = `usage: npm run crm -- <status|failed|retry|discard|backfill|pause|resume|test|replay|export> [options]  (see scripts/crm.ts)`;
+const STATES = ["pending", "blocked", "delivered", "dead", "discarded", "superseded"];
 
 runMain(async (argv) => {
-  const { positional, flags } = parseArgs(argv, { booleans: ["json", "all-failed", "pending-now"] });
+  const { positional, flags } = parseArgs(argv, { booleans: ["json", "all-failed", "pending-now", "personal"] });
   const [command, arg] = positional;
   const json = flags.json === true;
   const out = (value: unknown, human: () => string) => console.log(json ? JSON.stringify(value, null, 2) : human());
@@ -53,7 +64,7 @@ runMain(async (argv) => {
   }
   const names = destinations.map((d) => d.name);
   const only = typeof flags.destination === "string" ? flags.destination : undefined;
-  if (only && !["status", "failed", "retry", "discard"].includes(command) && !names.includes(only)) {
+  if (only && !["status", "failed", "retry", "discard", "export"].includes(command) && !names.includes(only)) {
     throw new UsageError(`destination "${only}" is not configured here (configured: ${names.join(", ") || "none"}).`);
   }
   const filter: DeliveryFilter = {
@@ -63,6 +74,8 @@ runMain(async (argv) => {
     since: typeof flags.since === "string" ? new Date(flags.since) : undefined,
   };
   if (filter.since && Number.isNaN(filter.since.getTime())) throw new UsageError(`--since must be an ISO date/time, got "${flags.since}"`);
+  if (filter.httpStatus !== undefined && !Number.isInteger(filter.httpStatus)) throw new UsageError(`--status must be an HTTP status, got "${flags.status}"`);
+  const actor = actorFrom(env, userInfo().username);
 
   if (command === "test") {
     const targets = destinations.filter((d) => !only || d.name === only);
@@ -105,6 +118,7 @@ runMain(async (argv) => {
       case "discard": {
         if (command === "retry" && flags["pending-now"] === true) {
           const n = await sendPendingNow(sql, filter);
+          await recordAction(sql, { actor, source: "cli", action: "send-now", filter, count: n });
           out({ due_now: n }, () => `${n} waiting deliver${n === 1 ? "y" : "ies"} (${describeFilter(filter)}) will be sent by the next sweep.`);
           return 0;
         }
@@ -113,11 +127,13 @@ runMain(async (argv) => {
         const f = { ...filter, eventId: arg };
         if (command === "retry") {
           const r = await retryDead(sql, f);
+          await recordAction(sql, { actor, source: "cli", action: "retry", filter: { ...f, state: "dead" }, count: r.requeued + r.gone });
           out(r, () => `${r.requeued} dead deliver${r.requeued === 1 ? "y" : "ies"} queued again with the current data` +
             (r.gone ? `; ${r.gone} discarded (record no longer exists)` : "") + ".");
           return r.requeued + r.gone > 0 || !arg ? 0 : 1;
         }
         const n = await discardDead(sql, f);
+        await recordAction(sql, { actor, source: "cli", action: "discard", filter: { ...f, state: "dead" }, count: n });
         out({ discarded: n }, () => `${n} dead deliver${n === 1 ? "y" : "ies"} discarded; their records are unblocked.`);
         return n > 0 || !arg ? 0 : 1;
       }
@@ -126,6 +142,7 @@ runMain(async (argv) => {
         if (targets.length === 0) throw new UsageError("no destination is configured: nothing to backfill to.");
         const r = await backfill(sql, targets);
         const total = r.queued.lead + r.queued.callback + r.queued.request;
+        await recordAction(sql, { actor, source: "cli", action: "backfill", filter: { destination: targets.join(",") }, count: total });
         out(r, () => `Queued ${total} snapshot(s) for ${targets.join(", ")}: ${r.queued.lead} lead(s), ` +
           `${r.queued.callback} call-back(s), ${r.queued.request} request(s); the sweeper sends them at each destination's pace.`);
         return 0;
@@ -134,12 +151,38 @@ runMain(async (argv) => {
       case "resume": {
         if (!arg) throw new UsageError(`${command} needs a destination name.`);
         if (command === "pause") {
-          await pauseDestination(sql, arg, typeof flags.reason === "string" ? flags.reason : "paused by an operator", "operator");
+          const reason = typeof flags.reason === "string" ? flags.reason : "paused by an operator";
+          await pauseDestination(sql, arg, reason, actor);
+          await recordAction(sql, { actor, source: "cli", action: "pause", filter: { destination: arg }, detail: reason });
           out({ paused: arg }, () => `${arg} paused: deliveries keep queueing and none dies meanwhile. Resume with: npm run crm -- resume ${arg}`);
         } else {
           const found = await resumeDestination(sql, arg);
+          await recordAction(sql, { actor, source: "cli", action: "resume", filter: { destination: arg } });
           out({ resumed: arg, found }, () => (found ? `${arg} resumed: what waited is sent by the next sweep.` : `${arg} was not paused.`));
         }
+        return 0;
+      }
+      case "replay": {
+        if (!only) throw new UsageError("replay needs --destination d (one of the configured destinations).");
+        if (!filter.since) throw new UsageError("replay needs --since <ISO date/time>: records that had an event since then are sent again.");
+        const r = await replaySince(sql, only, filter.since);
+        const total = r.queued.lead + r.queued.callback + r.queued.request;
+        await recordAction(sql, { actor, source: "cli", action: "replay", filter: { destination: only, since: filter.since }, count: total });
+        out(r, () => `Queued the current snapshot of ${total} record(s) for ${only}: ${r.queued.lead} lead(s), ${r.queued.callback} call-back(s), ` +
+          `${r.queued.request} request(s)` + (r.gone ? `; ${r.gone} no longer exist` : "") + ".");
+        return 0;
+      }
+      case "export": {
+        const state = typeof flags.state === "string" ? flags.state : undefined;
+        if (state !== undefined && !STATES.includes(state)) throw new UsageError(`--state must be one of ${STATES.join(", ")}`);
+        const f: DeliveryFilter = { ...filter, state: state as DeliveryState | undefined };
+        const personal = flags.personal === true;
+        const r = await exportRecords(sql, f, { personal, destinations: names });
+        await recordAction(sql, { actor, source: "cli", action: "export", filter: f, count: r.rows, detail: personal ? "with personal data" : "personal data masked" });
+        if (typeof flags.out === "string") {
+          await writeFile(flags.out, r.csv);
+          console.error(`${r.rows} record(s) written to ${flags.out}${r.truncated ? " (truncated: narrow the filter)" : ""}.`);
+        } else process.stdout.write(r.csv);
         return 0;
       }
       default:

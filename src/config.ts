@@ -8,6 +8,7 @@ import { DESTINATIONS } from "./destinations/registry.ts";
 import type { RateLimit } from "./destinations/types.ts";
 import type { ActiveDestination } from "./outbox/outbox.ts";
 import { parseRetrySchedule } from "./outbox/retry-schedule.ts";
+import type { AlertConfig } from "./alerts/evaluate-alerts.ts";
 
 export { DEFAULT_MONELEC_API_URL } from "./destinations/monelec/index.ts";
 export const DEFAULT_SITE_URL = "https://www.demande-raccordement.fr";
@@ -81,6 +82,8 @@ const EnvSchema = z.object({
   CRM_RETRY_SCHEDULE: optionalText,
   SUPABASE_ANON_KEY: optionalText,
   SUPABASE_SERVICE_ROLE_KEY: optionalText,
+  ALERT_WEBHOOK_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), "must be an http(s) URL"),
+  ALERT_PENDING_AGE: optionalText,
 });
 
 export interface Config {
@@ -118,6 +121,8 @@ export interface Config {
   };
   /** Least time between two Stripe calls create-payment-intent makes for one request; 0 = no wait. */
   stripeRequestIntervalMs: number;
+  /** CONTRACT §6: incident messages to a chat webhook (off when the URL is unset). */
+  alerts: AlertConfig;
 }
 
 export class ConfigError extends Error {
@@ -142,6 +147,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`CRM_RETRY_SCHEDULE ${(err as Error).message}`);
   }
   const destinations = loadDestinations(env, e.CRM_TIMEOUT_MS);
+  const pendingAge = /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(e.ALERT_PENDING_AGE ?? "15m") ? parseRetrySchedule(e.ALERT_PENDING_AGE ?? "15m")[0] : 0;
+  if (!(pendingAge > 0)) throw new ConfigError(`ALERT_PENDING_AGE must be one duration such as 15m, got "${e.ALERT_PENDING_AGE}"`);
   const siteUrl = (e.SITE_URL ?? DEFAULT_SITE_URL).replace(/\/+$/, "");
   return {
     databaseUrl,
@@ -168,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimitGlobalPerMinute: e.RATE_LIMIT_GLOBAL_PER_MINUTE ?? e.RATE_LIMIT_PER_MINUTE * 100,
     clientIp: { header: e.CLIENT_IP_HEADER, trustedProxyHops: e.TRUSTED_PROXY_HOPS },
     stripeRequestIntervalMs: e.STRIPE_REQUEST_INTERVAL_MS,
+    alerts: { webhookUrl: e.ALERT_WEBHOOK_URL, pendingAgeMs: pendingAge },
   };
 }
 

@@ -36,6 +36,8 @@ export const OPTIONAL_FUNCTION_SECRETS = [
   "DATABASE_URL",
   "DB_STATEMENT_TIMEOUT_MS",
   "DB_LOCK_TIMEOUT_MS",
+  "ALERT_WEBHOOK_URL",
+  "ALERT_PENDING_AGE",
 ] as const;
 
 /** Must hold a value: the functions cannot work without them in production. */

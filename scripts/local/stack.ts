@@ -196,6 +196,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       CLIENT_IP_HEADER: env.CLIENT_IP_HEADER,
       TRUSTED_PROXY_HOPS: env.TRUSTED_PROXY_HOPS,
       STRIPE_REQUEST_INTERVAL_MS: env.STRIPE_REQUEST_INTERVAL_MS,
+      ALERT_WEBHOOK_URL: env.ALERT_WEBHOOK_URL,
+      ALERT_PENDING_AGE: env.ALERT_PENDING_AGE,
       SUPABASE_ANON_KEY: anonKey,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
     };

@@ -9,6 +9,7 @@ import { HttpError } from "../http/http-error.ts";
 import type { Handler } from "../http/json-endpoint.ts";
 import { jsonResponse, toErrorResponse } from "../http/responses.ts";
 import { sweep } from "../outbox/sweep.ts";
+import { evaluateAlerts } from "../alerts/evaluate-alerts.ts";
 import { timingSafeEqual } from "../runtime/timing-safe-equal.ts";
 
 export function crmDispatch(deps: AppDeps): Handler {
@@ -25,6 +26,7 @@ export function crmDispatch(deps: AppDeps): Handler {
         return jsonResponse({ enabled: false, message: "No destination is configured: events are kept as skipped." });
       }
       const report = await sweep(deps.outbox.runner("crm-dispatch"));
+      await evaluateAlerts(deps.sql, deps.config.alerts, fetch, log);
       if (report.claimed > 0) log.info("crm sweep", { ...report });
       return jsonResponse({ enabled: true, ...report });
     } catch (err) {

@@ -10,6 +10,8 @@ export interface DeliveryFilter {
   state?: DeliveryState;
   eventType?: string;
   recordId?: string;
+  /** Any of these records (a search by email or phone); an empty list matches nothing. */
+  recordIds?: string[];
   eventId?: string;
   httpStatus?: number;
   /** Deliveries created at or after this time. */
@@ -24,6 +26,7 @@ export function filterSql(sql: Sql, f: DeliveryFilter) {
   if (f.state) parts.push(sql`d.state = ${f.state}`);
   if (f.eventType) parts.push(sql`e.type = ${f.eventType}`);
   if (f.recordId) parts.push(sql`d.record_id = ${f.recordId}::uuid`);
+  if (f.recordIds) parts.push(f.recordIds.length ? sql`d.record_id = any(${f.recordIds}::uuid[])` : sql`false`);
   if (f.eventId) parts.push(sql`d.event_id = ${f.eventId}::uuid`);
   if (f.httpStatus !== undefined) parts.push(sql`d.last_status = ${f.httpStatus}`);
   if (f.since) parts.push(sql`d.created_at >= ${f.since}`);
@@ -33,6 +36,6 @@ export function filterSql(sql: Sql, f: DeliveryFilter) {
 
 export function describeFilter(f: DeliveryFilter): string {
   const parts = Object.entries(f).filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : v}`);
+    .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : Array.isArray(v) ? `[${v.length} records]` : v}`);
   return parts.length ? parts.join(" ") : "everything";
 }
