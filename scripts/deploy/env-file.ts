@@ -8,6 +8,7 @@
  * Messages name variables, never their values.
  */
 import { ConfigError, loadConfig } from "../../src/config.ts";
+import { DESTINATIONS } from "../../src/destinations/registry.ts";
 import { parseRetrySchedule } from "../../src/outbox/retry-schedule.ts";
 import { describeDbUrl, type DbUrlInfo } from "./database-url.ts";
 import { checkServiceRoleKey, type KeyKind } from "./service-role-key.ts";
@@ -107,7 +108,8 @@ export function checkEnvFile(file: EnvFile, fileLabel: string): EnvCheck {
     } else if (
       !DEPLOY_ONLY.has(name) &&
       !(FUNCTION_SECRETS as readonly string[]).includes(name) &&
-      !(OPTIONAL_FUNCTION_SECRETS as readonly string[]).includes(name)
+      !(OPTIONAL_FUNCTION_SECRETS as readonly string[]).includes(name) &&
+      !DESTINATIONS.some((d) => name.startsWith(`${d.name.toUpperCase()}_`)) // a destination's settings (CONTRACT §5)
     ) {
       warnings.push(`${name} is not a variable the functions read (a typo?); it will be set as a secret anyway.`);
     }

@@ -80,11 +80,11 @@ export function stackPorts(env: Record<string, string | undefined>, opts: { exam
   if (!env.DATABASE_URL && !env.SUPABASE_DB_URL) claims.push({ setting: "DB_PORT", port: portFromEnv(env, "DB_PORT"), what: "PostgreSQL" });
   if (!env.MONELEC_API_URL) claims.push({ setting: "CRM_SANDBOX_PORT", port: portFromEnv(env, "CRM_SANDBOX_PORT", true), what: "the CRM sandbox" });
   if (!env.STRIPE_API_URL) claims.push({ setting: "STRIPE_DOUBLE_PORT", port: portFromEnv(env, "STRIPE_DOUBLE_PORT", true), what: "the Stripe double" });
-  if ((env.LOCAL_DESTINATIONS ?? "").trim()) {
-    claims.push({ setting: "DESTINATION_DOUBLES_PORT", port: portFromEnv(env, "DESTINATION_DOUBLES_PORT", true), what: "the destinations' doubles" });
-  }
   if (opts.examplePage ?? env.EXAMPLE_PAGE_PORT !== undefined) {
     claims.push({ setting: "EXAMPLE_PAGE_PORT", port: portFromEnv(env, "EXAMPLE_PAGE_PORT", true), what: "the example page" });
+  }
+  if ((env.LOCAL_DESTINATIONS ?? "").trim()) {
+    claims.push({ setting: "DESTINATION_DOUBLES_PORT", port: portFromEnv(env, "DESTINATION_DOUBLES_PORT", true), what: "the destinations' doubles" });
   }
   return claims;
 }

@@ -31,6 +31,7 @@ beforeAll(async () => {
     DB_PORT: String(await freePort()),
     CRM_SANDBOX_PORT: "0",
     STRIPE_DOUBLE_PORT: "0",
+    EXAMPLE_PAGE_PORT: "0",
     MONELEC_API_URL: crm.url,
     MONELEC_API_KEY: KEY,
     CRM_TIMEOUT_MS: "2000",

@@ -59,7 +59,7 @@ describe("a victim's request against a later submission with the same email", ()
 describe("Idempotency-Key", () => {
   const withKey = (key: string) => ({ headers: { "idempotency-key": key } });
   const events = async (aggregate: string) =>
-    (await stack.db.sql`select count(*)::int as n from crm_events where aggregate_id = ${aggregate}`)[0].n;
+    (await stack.db.sql`select count(*)::int as n from crm_events where record_id = ${aggregate}`)[0].n;
 
   it("the same key twice: one record, one CRM event, the same answer", async () => {
     for (const [name, body, idField, table] of [
@@ -124,7 +124,7 @@ describe("form-start with a lead_id", () => {
     expect(res.status).toBe(200);
     const [row] = await stack.db.sql`select lastname, firstname, utm_source, utm_campaign, phone from leads where id = ${lead_id}`;
     expect(row).toEqual({ lastname: "Sklodowska", firstname: "Marie", utm_source: "google", utm_campaign: "pv-2026", phone: "+33612345678" });
-    const [event] = await stack.db.sql`select body from crm_events where aggregate_id = ${lead_id} order by seq desc limit 1`;
+    const [event] = await stack.db.sql`select data as body from crm_events where record_id = ${lead_id} order by seq desc limit 1`;
     expect(event.body).toMatchObject({ lastName: "Sklodowska", firstName: "Marie", utm_source: "google", utm_campaign: "pv-2026", lovable_lead_id: lead_id });
   });
 
@@ -134,7 +134,7 @@ describe("form-start with a lead_id", () => {
     expect(res.status).toBe(404);
     expect((await res.json()).error.code).toBe("lead_not_found");
     expect(await stack.db.sql`select 1 from leads where id = ${lead_id}`).toHaveLength(0);
-    expect(await stack.db.sql`select 1 from crm_events where aggregate_id = ${lead_id}`).toHaveLength(0);
+    expect(await stack.db.sql`select 1 from crm_events where record_id = ${lead_id}`).toHaveLength(0);
   });
 });
 

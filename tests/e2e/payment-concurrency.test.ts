@@ -40,7 +40,7 @@ describe("create-payment-intent under concurrency", () => {
     expect(intents.map((pi) => pi.id)).toEqual([ok[0].payment_intent_id]);
     expect(await stack.db.sql`select 1 from payments where request_id = ${requestId}`).toHaveLength(1);
     expect(stripeCallsFor(requestId, callsBefore)).toHaveLength(1);
-    const [{ n }] = await stack.db.sql`select count(*)::int as n from crm_events where aggregate_id = ${requestId}`;
+    const [{ n }] = await stack.db.sql`select count(*)::int as n from crm_events where record_id = ${requestId}`;
     expect(n).toBe(2); // submitted, then pending with its payment
 
     // After the interval, asking again gives the same PaymentIntent back.

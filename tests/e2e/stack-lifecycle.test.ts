@@ -178,7 +178,7 @@ describe("stopping npm start", () => {
       const pg = await startPostgres({ dataDir: join(env.LOCAL_DATA_DIR, "postgres"), port: Number(env.DB_PORT) });
       const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
       try {
-        const events = await sql`select id, state from crm_events`;
+        const events = await sql`select event_id as id, state from crm_deliveries`;
         expect(events).toEqual([{ id: crm.accepted()[0].idempotencyKey, state: "delivered" }]);
       } finally {
         await sql.end();

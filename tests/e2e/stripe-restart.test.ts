@@ -28,6 +28,7 @@ beforeAll(async () => {
     STRIPE_DOUBLE_PORT: String(await freePort()),
     CRM_SANDBOX_PORT: "0",
     RATE_LIMIT_PER_MINUTE: "0",
+    STRIPE_REQUEST_INTERVAL_MS: "0", // the test asks again at once: no pause between two Stripe calls
   };
 });
 afterAll(async () => {

@@ -168,7 +168,8 @@ describe("logs of full journeys, failures included", () => {
         and not exists (select 1 from crm_deliveries d where d.record_id = e.record_id and d.seq < e.seq and d.state = 'dead')`).length === 0, 30_000, 200);
     await new Promise((r) => setTimeout(r, 300));
     const outcomes = (await sql<{ state: string }[]>`select distinct state from crm_deliveries where state not in ('pending', 'blocked')`).map((r) => r.state).sort();
-    expect(outcomes).toEqual(["dead", "delivered"]);
+    expect(outcomes).toEqual(expect.arrayContaining(["dead", "delivered"]));
+    expect(outcomes.filter((o) => !["dead", "delivered", "superseded"].includes(o))).toEqual([]);
 
     // The journeys did reach the paths that log: deliveries, retries, dead events, server errors, unknown payments.
     const lines = stack.logs;

@@ -61,8 +61,10 @@ const bodiesFor = (recordKey: string, id: string) => crm.accepted().map((c) => c
 const hookMessages = () => hook.double.state().messages as Array<{ id: string; data: Record<string, unknown> }>;
 
 async function newRequest(): Promise<string> {
-  const [c] = await db.sql`insert into customers (email, phone, full_name, client_type) values (${`c-${crypto.randomUUID().slice(0, 8)}@example.fr`}, '+33612345678', 'Jean Dupont', 'particulier') returning id`;
-  const [r] = await db.sql`insert into requests (customer_id, type_raccordement, address, city, zip_code) values (${c.id}, 'definitif', '1 rue de la Paix', 'Paris', '75002') returning id`;
+  const contact = { email: `c-${crypto.randomUUID().slice(0, 8)}@example.fr`, phone: "+33612345678", full_name: "Jean Dupont", client_type: "particulier" };
+  const [c] = await db.sql`insert into customers ${db.sql(contact)} returning id`;
+  // A request keeps the contact details it was submitted with.
+  const [r] = await db.sql`insert into requests ${db.sql({ customer_id: c.id, type_raccordement: "definitif", address: "1 rue de la Paix", city: "Paris", zip_code: "75002", ...contact })} returning id`;
   return r.id;
 }
 async function requestEvent(requestId: string): Promise<NewEvent> {

@@ -53,7 +53,8 @@ const env = () => ({ MONELEC_API_KEY: KEY, MONELEC_API_URL: crm.url, ...webhook.
 function outbox(opts: { sql?: Pool; schedule?: number[]; timeoutMs?: number; only?: string[]; rate?: Record<string, { perSecond: number; burst: number }> } = {}): Outbox {
   const destinations = loadDestinations(env(), opts.timeoutMs ?? 2_000)
     .filter((d) => !opts.only || opts.only.includes(d.name))
-    .map((d) => ({ ...d, rate: opts.rate?.[d.name] ?? { perSecond: 10_000, burst: 10_000 } }));
+    // A lease long enough that a loaded test machine never lets one run out mid-attempt (that re-send is by design).
+    .map((d) => ({ ...d, leaseMs: 60_000, rate: opts.rate?.[d.name] ?? { perSecond: 10_000, burst: 10_000 } }));
   return createOutbox({
     sql: opts.sql ?? db.sql,
     log: createLogger({}, (l) => logs.push(l)),
