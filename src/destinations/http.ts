@@ -39,7 +39,9 @@ export function classifyStatus(res: Response, bodyText: string, hint = ""): Atte
 export function networkFailure(err: unknown): AttemptOutcome {
   const name = (err as Error)?.name;
   const message = (err as Error)?.message ?? String(err);
-  if (name === "TimeoutError" || name === "AbortError") return { kind: "retry", httpStatus: null, error: `timeout: ${message}` };
+  if (name === "TimeoutError" || name === "AbortError") {
+    return { kind: "retry", httpStatus: null, error: message.startsWith("after ") ? `timeout ${message}` : `timeout: ${message}` };
+  }
   return { kind: "retry", httpStatus: null, error: `network error: ${message}` };
 }
 

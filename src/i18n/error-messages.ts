@@ -59,6 +59,22 @@ export const ERROR_MESSAGES: Record<string, Translations> = {
     fr: "Aucun contact ne correspond à cet identifiant (lead_id).",
     en: "No lead has this id (lead_id).",
   },
+  incomplete_body: {
+    fr: "Le corps de la requête s'est interrompu avant la fin.",
+    en: "The body ended before it was complete.",
+  },
+  invalid_idempotency_key: {
+    fr: "L'en-tête Idempotency-Key doit compter de 1 à 255 caractères ASCII visibles.",
+    en: "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
+  },
+  idempotency_key_reused: {
+    fr: "Cette Idempotency-Key a déjà servi pour une autre requête.",
+    en: "This Idempotency-Key was already used with a different request.",
+  },
+  idempotency_key_in_use: {
+    fr: "Une requête avec cette Idempotency-Key est en cours de traitement ; réessayez.",
+    en: "A request with this Idempotency-Key is being processed; try again.",
+  },
   already_paid: {
     fr: "Cette demande est déjà réglée.",
     en: "This request is already paid.",

@@ -79,7 +79,12 @@ export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<Re
 function context(ob: Outbox, delivery: ClaimedDelivery): DestinationContext {
   const doFetch = ob.fetch ?? fetch;
   return {
-    fetch: (input, init) => doFetch(input, { redirect: "manual", ...init, signal: AbortSignal.timeout(ob.timeoutMs) }),
+    fetch: (input, init) =>
+      doFetch(input, { redirect: "manual", ...init, signal: AbortSignal.timeout(ob.timeoutMs) }).catch((err) => {
+        // "timeout after 10000 ms" in the attempt log, whatever the runtime's own wording.
+        if ((err as Error)?.name === "TimeoutError") throw new DOMException(`after ${ob.timeoutMs} ms`, "TimeoutError");
+        throw err;
+      }),
     remote: {
       get: (kind) => delivery.remote[kind],
       async set(kind, id) {

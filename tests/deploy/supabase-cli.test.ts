@@ -106,7 +106,8 @@ describe("npm run deploy --only secrets,functions, with the real CLI", () => {
     expect(lines.join("\n")).toContain("skipping: SUPABASE_SERVICE_ROLE_KEY");
     const sent = api.requests.find((r) => r.method === "POST" && r.path === `/v1/projects/${FAKE_REF}/secrets`);
     const secrets = sent?.json as { name: string; value: string }[];
-    expect(secrets.map((s) => s.name).sort()).toEqual([...FUNCTION_SECRETS].sort());
+    // Every line of the example (required ones, and the optional alert settings it lists).
+    expect(secrets.map((s) => s.name).sort()).toEqual([...FUNCTION_SECRETS, "ALERT_WEBHOOK_URL", "ALERT_PENDING_AGE"].sort());
     expect(secrets.find((s) => s.name === "STRIPE_SECRET_KEY")?.value).toBe("sk_live_0123");
     expect(secrets.find((s) => s.name === "CRM_TIMEOUT_MS")?.value).toBe("");
   });
