@@ -131,13 +131,13 @@ const EXPECTED: { [K in keyof RaccordementClient]: Record<string, "string" | "nu
 
 export function createRaccordementClient(supabase: RaccordementSupabase, options: ClientOptions = {}): RaccordementClient {
   const timeout = options.timeoutMs ?? 15_000;
-  const headers: Record<string, string> | undefined = options.locale ? { "accept-language": options.locale } : undefined;
+  const languageHeader: Record<string, string> = options.locale ? { "accept-language": options.locale } : {};
 
   async function call<T>(method: keyof RaccordementClient, body: object, opts: CallOptions = {}): Promise<Result<T>> {
     let data: unknown;
     let error: unknown;
     let response: Response | undefined;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...languageHeader };
     if (method !== "createPaymentIntent") headers["Idempotency-Key"] = opts.idempotencyKey ?? crypto.randomUUID();
     try {
       ({ data, error, response } = await supabase.functions.invoke(FUNCTION_NAMES[method], {
