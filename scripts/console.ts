@@ -14,6 +14,7 @@ import { actorFrom } from "../src/operator/activity.ts";
 import { startConsoleServer } from "./console/serve.ts";
 import { databaseUrlFromEnv } from "./lib/database-url.ts";
 import { loadLocalEnv } from "./lib/load-local-env.ts";
+import { withLocalStackDestinations } from "./lib/local-destinations.ts";
 import { parseArgs, runMain, UsageError } from "./lib/cli.ts";
 
 runMain(async (argv) => {
@@ -21,7 +22,7 @@ runMain(async (argv) => {
   // Local settings from supabase/functions/.env, like `npm start` and `npm run crm` (the environment wins).
   let env: Record<string, string | undefined>;
   try {
-    env = loadLocalEnv();
+    env = withLocalStackDestinations(loadLocalEnv());
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -36,6 +36,7 @@ import { outboxStatus } from "../src/operator/status.ts";
 import { crmTestTarget } from "./lib/crm-test-target.ts";
 import { databaseUrlFromEnv } from "./lib/database-url.ts";
 import { loadLocalEnv } from "./lib/load-local-env.ts";
+import { withLocalStackDestinations } from "./lib/local-destinations.ts";
 import { parseArgs, runMain, table, UsageError } from "./lib/cli.ts";
 
 const USAGE = `usage: npm run crm -- <status|failed|retry|discard|backfill|pause|resume|test|replay|export> [options]  (see scripts/crm.ts)`;
@@ -54,7 +55,7 @@ runMain(async (argv) => {
   }
   // Against the local stack, monelec is its CRM sandbox unless MONELEC_API_URL says otherwise.
   const target = crmTestTarget(env);
-  env = { ...env, MONELEC_API_URL: target.url };
+  env = withLocalStackDestinations({ ...env, MONELEC_API_URL: target.url });
   let destinations;
   try {
     destinations = loadDestinations(env, Number(env.CRM_TIMEOUT_MS ?? 10_000));

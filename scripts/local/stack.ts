@@ -13,6 +13,7 @@ import { type DoublesServer, serveDoubles } from "../../src/destinations/double-
 import { DOUBLES } from "../../src/destinations/doubles.ts";
 import { DESTINATIONS } from "../../src/destinations/registry.ts";
 import { claimDataDir } from "../lib/claim-data-dir.ts";
+import { doubledDestinations } from "../lib/local-destinations.ts";
 import { migrate } from "../lib/migrate.ts";
 import { assertPortsFree, listeningOn, type PortClaim, portFromEnv, PortsInUseError } from "../lib/ports.ts";
 import { type CrmSandbox, startCrmSandbox } from "./crm-sandbox.ts";
@@ -161,9 +162,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     // LOCAL_DESTINATIONS=all (or a comma list): every named destination gets its
     // local double and the settings pointing at it, unless its variables are set.
-    const wanted = localDestinations(env.LOCAL_DESTINATIONS);
-    const doubled = DESTINATIONS.filter((d) => d.name !== "monelec" && DOUBLES[d.name] && wanted(d.name)
-      && !Object.keys(d.localEnv("http://x")).some((k) => env[k]));
+    const doubled = doubledDestinations(env);
     let doubles: DoublesServer | undefined;
     const destinationEnv: Record<string, string | undefined> = {};
     for (const d of DESTINATIONS) {
@@ -292,10 +291,4 @@ async function localSecrets(dataDir: string): Promise<{ webhookSecret: string }>
   const secrets = { webhookSecret: `whsec_local_${randomBytes(24).toString("hex")}` };
   await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
-}
-
-/** LOCAL_DESTINATIONS: "all", or a comma-separated list of destination names. */
-function localDestinations(value: string | undefined): (name: string) => boolean {
-  const names = (value ?? "").split(",").map((n) => n.trim().toLowerCase()).filter(Boolean);
-  return (name) => names.includes("all") || names.includes(name);
 }
