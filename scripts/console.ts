@@ -9,13 +9,12 @@
  */
 import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
-import { ConfigError, loadDestinations } from "../src/config.ts";
 import { actorFrom } from "../src/operator/activity.ts";
 import { startConsoleServer } from "./console/serve.ts";
 import { databaseUrlFromEnv } from "./lib/database-url.ts";
 import { loadLocalEnv } from "./lib/load-local-env.ts";
 import { withLocalStackDestinations } from "./lib/local-destinations.ts";
-import { parseArgs, runMain, UsageError } from "./lib/cli.ts";
+import { destinationsFrom, parseArgs, runMain, UsageError } from "./lib/cli.ts";
 
 runMain(async (argv) => {
   const { flags } = parseArgs(argv, { booleans: ["allow-remote"] });
@@ -29,13 +28,7 @@ runMain(async (argv) => {
   const port = Number(flags.port ?? env.CONSOLE_PORT ?? 54326);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`CONSOLE_PORT / --port must be a port number, got "${flags.port ?? env.CONSOLE_PORT}"`);
   const host = env.CONSOLE_HOST?.trim() || "127.0.0.1";
-  let destinations;
-  try {
-    destinations = loadDestinations(env, Number(env.CRM_TIMEOUT_MS ?? 10_000));
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+  const destinations = destinationsFrom(env);
   let server;
   try {
     server = await startConsoleServer({

@@ -20,7 +20,6 @@
  */
 import { writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { ConfigError, loadDestinations } from "../src/config.ts";
 import { createSql } from "../src/db/sql.ts";
 import { pauseDestination, resumeDestination } from "../src/outbox/destination-events.ts";
 import { backfill } from "../src/operator/backfill.ts";
@@ -37,7 +36,7 @@ import { crmTestTarget } from "./lib/crm-test-target.ts";
 import { databaseUrlFromEnv } from "./lib/database-url.ts";
 import { loadLocalEnv } from "./lib/load-local-env.ts";
 import { withLocalStackDestinations } from "./lib/local-destinations.ts";
-import { parseArgs, runMain, table, UsageError } from "./lib/cli.ts";
+import { destinationsFrom, parseArgs, runMain, table, UsageError } from "./lib/cli.ts";
 
 const USAGE = `usage: npm run crm -- <status|failed|retry|discard|backfill|pause|resume|test|replay|export> [options]  (see scripts/crm.ts)`;
 const STATES = ["pending", "blocked", "delivered", "dead", "discarded", "superseded"];
@@ -56,13 +55,7 @@ runMain(async (argv) => {
   // Against the local stack, monelec is its CRM sandbox unless MONELEC_API_URL says otherwise.
   const target = crmTestTarget(env);
   env = withLocalStackDestinations({ ...env, MONELEC_API_URL: target.url });
-  let destinations;
-  try {
-    destinations = loadDestinations(env, Number(env.CRM_TIMEOUT_MS ?? 10_000));
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+  const destinations = destinationsFrom(env);
   const names = destinations.map((d) => d.name);
   const only = typeof flags.destination === "string" ? flags.destination : undefined;
   if (only && !["status", "failed", "retry", "discard", "export"].includes(command) && !names.includes(only)) {

@@ -2,7 +2,20 @@
  * The one shape of a script entry point: parse argv, run, exit with the
  * returned code; a UsageError prints its message and exits 2, anything else 1.
  */
+import { ConfigError, loadDestinations } from "../../src/config.ts";
+import type { ActiveDestination } from "../../src/outbox/outbox.ts";
+
 export class UsageError extends Error {}
+
+/** The configured destinations; a misconfigured one is the operator's to fix (exit 2, its variable named). */
+export function destinationsFrom(env: Record<string, string | undefined>): ActiveDestination[] {
+  try {
+    return loadDestinations(env, Number(env.CRM_TIMEOUT_MS ?? 10_000));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
 
 export interface ParsedArgs {
   positional: string[];

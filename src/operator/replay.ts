@@ -11,6 +11,7 @@
  * Runs under the backfill's advisory lock, with each record locked while its
  * snapshot is read (a live write cannot slip between snapshot and numbering).
  */
+import { enqueue } from "../outbox/enqueue.ts";
 import type { Pool } from "../db/sql.ts";
 import { currentSnapshot } from "../db/snapshots.ts";
 import type { RecordType } from "../outbox/types.ts";
@@ -47,13 +48,7 @@ export async function replaySince(sql: Pool, destination: string, since: Date): 
           report.gone++;
           continue;
         }
-        await tx`
-          with ev as (
-            insert into crm_events (id, type, record_type, record_id, data, fanout)
-            values (${event.id}, ${event.type}, ${event.recordType}, ${event.recordId}, ${tx.json(event.data as never)}, 1)
-            returning id, seq)
-          insert into crm_deliveries (event_id, destination, record_id, seq)
-          select ev.id, ${destination}, ${r.record_id}, ev.seq from ev`;
+        await enqueue(tx, event, { destinations: [{ name: destination, leaseMs: 0 }] });
         report.queued[r.record_type]++;
       }
     });

@@ -7,6 +7,7 @@
  */
 import type { Pool } from "../db/sql.ts";
 import { currentSnapshot } from "../db/snapshots.ts";
+import { enqueue } from "../outbox/enqueue.ts";
 import { unpark } from "../outbox/park.ts";
 import type { RecordType } from "../outbox/types.ts";
 import { type DeliveryFilter, filterSql } from "./filter.ts";
@@ -39,13 +40,7 @@ export async function retryDead(sql: Pool, filter: DeliveryFilter): Promise<Retr
       }
       await tx`update crm_deliveries set state = 'superseded', updated_at = now()
                where event_id = ${row.event_id} and destination = ${row.destination}`;
-      await tx`
-        with ev as (
-          insert into crm_events (id, type, record_type, record_id, data, fanout)
-          values (${event.id}, ${event.type}, ${event.recordType}, ${event.recordId}, ${tx.json(event.data as never)}, 1)
-          returning id, seq)
-        insert into crm_deliveries (event_id, destination, record_id, seq)
-        select ev.id, ${row.destination}, ${row.record_id}, ev.seq from ev`;
+      await enqueue(tx, event, { destinations: [{ name: row.destination, leaseMs: 0 }] });
       report.requeued++;
     });
     // Later deliveries parked behind the dead one: its replacement is newer, so they go (or are superseded) now.
