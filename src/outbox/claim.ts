@@ -5,7 +5,11 @@
  *   arrive in order, per destination;
  * - when later snapshots of the record wait behind the head, the newest goes
  *   instead and the ones in between are `superseded` (every event body is a
- *   full snapshot: the destination ends with the same data, sooner);
+ *   full snapshot: the destination ends with the same data, sooner) — unless
+ *   the head's last attempt got no answer (timeout, dropped connection): the
+ *   destination may still apply that request late, so the head is sent again
+ *   first (its Idempotency-Key makes the repeat harmless) and the newer
+ *   snapshot follows it, never the other way round;
  * - the destination's gate: paused, throttled or circuit open → nothing
  *   (a circuit open past its time lets one probe through); and its rate-limit
  *   bucket (tokens refilled at `perSecond`, at most `burst`), shared by every
@@ -80,7 +84,9 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
     ),
     ${bucket}
     cand as (
-      select c.event_id, c.record_id, c.seq, c.next_attempt_at from crm_deliveries c
+      select c.event_id, c.record_id, c.seq, c.next_attempt_at,
+             (c.attempts = 0 or c.last_status is not null) as answered
+      from crm_deliveries c
       where c.destination = ${d} and c.state = 'pending' and c.next_attempt_at <= now()
         and (c.locked_until is null or c.locked_until <= now())
         and (${opts.eventId ?? null}::uuid is null or c.event_id = ${opts.eventId ?? null}::uuid)
@@ -99,10 +105,11 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
     ),
     picked as (
       select h.event_id, h.record_id, h.seq as head_seq,
+             case when not h.answered then h.seq else
              coalesce((select m.seq from crm_deliveries m
                        where m.destination = ${d} and m.record_id = h.record_id and m.seq > h.seq
                          and m.state in ('pending', 'blocked', 'dead')
-                       order by m.seq desc limit 1), h.seq) as last_seq,
+                       order by m.seq desc limit 1), h.seq) end as last_seq,
              row_number() over (order by h.next_attempt_at, h.seq) as rn
       from heads h where h.is_head
     ),

@@ -164,6 +164,22 @@ describe("ordering per (destination, record)", () => {
     expect(await states("monelec")).toEqual({ delivered: 1, superseded: 2 });
   });
 
+  it("after an unanswered attempt (timeout) the head is sent again before a newer snapshot, never superseded", async () => {
+    const ob = outbox({ only: ["monelec"], timeoutMs: 200 });
+    const [first] = await queue(ob, 1);
+    crm.setFaults({ mode: "slow", delayMs: 600, times: 1 }); // the CRM may still apply it after we gave up
+    await deliverNow(ob, first, fanoutOf(ob));
+    expect((await db.sql`select last_status, attempts from crm_deliveries`)[0]).toEqual({ last_status: null, attempts: 1 });
+    const later: NewEvent = { ...first, id: crypto.randomUUID(), data: { ...first.data, firstName: "later" } };
+    await enqueue(db.sql, later, fanoutOf(ob));
+    await sleep(700); // the slow answer lands; the retry is due
+    await sweep(outbox({ only: ["monelec"] }));
+    await sweep(outbox({ only: ["monelec"] }));
+    // `first` again (a replay of its Idempotency-Key, accepted once), then `later`: the CRM ends with the newest.
+    expect(monelecKeys()).toEqual([first.id, later.id]);
+    expect(await states("monelec")).toEqual({ delivered: 2 });
+  });
+
   it("events written one after another each go, in order", async () => {
     const ob = outbox({ only: ["monelec"] });
     const [first] = await queue(ob, 1);
