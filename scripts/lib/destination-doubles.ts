@@ -17,9 +17,9 @@ export interface DestinationDoubles {
   close(): Promise<void>;
 }
 
-/** `make` replaces a destination's double (e.g. created with generous limits). */
-export async function startDestinationDoubles(make: Record<string, () => VendorDouble> = {}): Promise<DestinationDoubles> {
-  const modules = DESTINATIONS.filter((d) => d.name !== "monelec" && (make[d.name] ?? DOUBLES[d.name]));
+/** `only`: which destinations (default all); `make` replaces a destination's double (e.g. created with generous limits). */
+export async function startDestinationDoubles(only?: string[], make: Record<string, () => VendorDouble> = {}): Promise<DestinationDoubles> {
+  const modules = DESTINATIONS.filter((d) => d.name !== "monelec" && (make[d.name] ?? DOUBLES[d.name]) && (!only || only.includes(d.name)));
   const server = await serveDoubles(modules.map((d) => (make[d.name] ?? DOUBLES[d.name])()));
   const env: Record<string, string> = {};
   for (const d of modules) Object.assign(env, d.localEnv(server.urlOf(d.name)));

@@ -216,9 +216,9 @@ describe("destinations end to end", () => {
     const received = await eventually(() => {
       const monelec = new Map(stack.crmSandbox!.accepted().map((a) => [a.idempotencyKey, Date.parse(a.receivedAt)]));
       const hook = new Map(state("webhook").messages.map((m) => [m.id, Date.parse(m.receivedAt)]));
-      return events.every((e) => monelec.has(e.id) && hook.has(e.id)) && { monelec, hook };
+      return events.every((e) => monelec.has(e.id) && hook.has(e.id)) ? { monelec, hook } : undefined;
     }, 20_000, 100);
-    const lags = events.flatMap((e) => [received.monelec.get(e.id)! - e.created_at.getTime(), received.hook.get(e.id)! - e.created_at.getTime()]);
+    const lags = events.flatMap((e) => [received!.monelec.get(e.id)! - e.created_at.getTime(), received!.hook.get(e.id)! - e.created_at.getTime()]);
     expect(Math.max(...lags)).toBeLessThan(2_500);
     // Meanwhile HubSpot got none of them (it was down), Brevo throttled them.
     expect(state("hubspot").contacts.filter((c) => records.includes(c.properties.lovable_lead_id))).toEqual([]);
