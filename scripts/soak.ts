@@ -1,8 +1,9 @@
 /**
- * `npm run soak` — the chaos soak (scripts/soak/run.ts): journeys against
- * `npm start` while the CRM misbehaves, the stack is SIGKILLed and Postgres
+ * `npm run soak` — the chaos soak (scripts/soak/run.ts, docs/soak.md): journeys
+ * against `npm start` with every destination on, while the CRM and each
+ * destination's double misbehave, the stack is SIGKILLed and Postgres
  * restarted; then prints the report and exits 1 unless nothing was lost,
- * duplicated, reordered or stuck.
+ * duplicated, reordered or stuck, for every destination.
  *
  *   SOAK_SECONDS=300 (traffic window)  SOAK_CONCURRENCY=4  SOAK_THINK_MS=400
  *   SOAK_KILL_EVERY=25-55  SOAK_PG_RESTART_EVERY=25-55  (seconds, random in the range)

@@ -8,9 +8,14 @@
  * order, nothing pending or dead, no half-written business row, everything
  * acknowledged to a visitor present, no secret or personal data in the logs.
  *
+ * Every destination is on: beside monelec, every vendor double of
+ * src/destinations (scripts/soak/destinations.ts), each with its own fault
+ * phases, and each judged at the end (lost, duplicates, order: docs/soak.md).
+ *
  * The soak owns what must outlive a kill: Postgres (passed as DATABASE_URL),
  * the CRM sandbox (passed as MONELEC_API_URL, behind a recorder that counts
- * replays). Traffic stays on 127.0.0.1.
+ * replays), the destinations' doubles (their URLs passed in the
+ * destinations' settings). Traffic stays on 127.0.0.1.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,6 +28,7 @@ import { spawnStack, type StackProcess } from "../lib/stack-process.ts";
 import { freePort } from "../lib/free-port.ts";
 import { type Acknowledged, Journeys, type JourneyStats, newAcknowledged, newStats } from "./journeys.ts";
 import { startCrmRecorder } from "./crm-recorder.ts";
+import { type DestinationVerdict, soakDestinationEnv, startSoakDoubles, vendorFault, verifyDestinations } from "./destinations.ts";
 import { type LogResult, LogScanner } from "./log-scan.ts";
 
 export interface SoakOptions {
@@ -42,6 +48,8 @@ export interface SoakOptions {
   pgRestartAt?: number[];
   /** How long one CRM fault phase lasts, in seconds, uniform in [min, max]. */
   crmPhase: [number, number];
+  /** Every vendor destination on, with its own faults (default true); false: monelec only. */
+  destinations?: boolean;
   /** Time allowed for the backlog to reach the CRM once it is healed. */
   drainTimeoutMs: number;
   /** Progress lines. */
@@ -77,6 +85,10 @@ export interface SoakReport {
   unexpectedExits: number;
   pgRestarts: { fast: number; immediate: number };
   crmPhases: Record<string, number>;
+  /** Fault phases played by each vendor destination's double. */
+  destinationPhases: Record<string, Record<string, number>>;
+  /** Per destination (monelec included): lost 0, duplicates 0, order violations 0 is the bar. */
+  destinations: Record<string, DestinationVerdict>;
   retries: number;
   maxDeliveryDelayMs: number;
   p95DeliveryDelayMs: number;
@@ -122,9 +134,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     cleanups.push(() => sandbox.close());
     const recorder = await startCrmRecorder(sandbox.url);
     cleanups.push(() => recorder.close());
-    const scanner = new LogScanner([crmKey, webhookSecret, LOCAL_SERVICE_ROLE_KEY]);
+    const doubles = await startSoakDoubles(opts.destinations === false ? [] : undefined);
+    cleanups.push(() => doubles.close());
+    const destinationEnv = { ...doubles.env, ...soakDestinationEnv(doubles.names) };
+    const vendorSecrets = Object.entries(doubles.env).filter(([k]) => /KEY|TOKEN|SECRET/.test(k)).map(([, v]) => v);
+    const scanner = new LogScanner([crmKey, webhookSecret, LOCAL_SERVICE_ROLE_KEY, ...vendorSecrets]);
 
     const env: Record<string, string> = {
+      ...destinationEnv,
       LOCAL_DATA_DIR: join(dir, "data"),
       DATABASE_URL: pg.url,
       FUNCTIONS_PORT: String(functionsPort),
@@ -220,6 +237,22 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       }
       sandbox.setFaults({ mode: "ok" });
     })();
+    // Each vendor destination's moods, on its own clock: ok and bad phases alternate, the bad ones in turn.
+    const destinationPhases: Record<string, Record<string, number>> = {};
+    const vendorConductors = doubles.names.map(async (name) => {
+      const phases: Record<string, number> = (destinationPhases[name] = {});
+      const bad = ["down", "throttle", "error", "slow"];
+      let turn = Math.floor(Math.random() * bad.length);
+      let good = Math.random() < 0.5;
+      while (Date.now() < endAt) {
+        const phase = good ? "ok" : bad[turn++ % bad.length];
+        good = !good;
+        phases[phase] = (phases[phase] ?? 0) + 1;
+        doubles.server.get(name).setFaults(vendorFault(phase, pick));
+        await sleep(Math.min(uniform(opts.crmPhase) * 1_000, Math.max(0, endAt - Date.now())));
+      }
+      doubles.server.get(name).setFaults({ mode: "ok" });
+    });
 
     // --- kills and Postgres restarts, one at a time ------------------------------------------
     let kills = 0;
@@ -279,12 +312,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         }
       }
     });
-    await Promise.all([conductor, disruptor]);
+    await Promise.all([conductor, disruptor, ...vendorConductors]);
     log(`soak: ${elapsed()} s — traffic window over; letting the ${stats.started - stats.completed - stats.abandoned} journeys in flight finish`);
     await Promise.race([Promise.all(workers), sleep(240_000)]);
 
     // --- heal and drain -------------------------------------------------------------------------
     sandbox.setFaults({ mode: "ok" });
+    for (const name of doubles.names) doubles.server.get(name).setFaults({ mode: "ok" });
     if (!proc.stack) await startStackWithRetry();
     const drainStarted = Date.now();
     let stuck = { pending: 0, dead: 0 };
@@ -310,7 +344,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await proc.stack?.killGroup("SIGTERM");
     proc.stack = null;
 
-    const report = await verify({ sql, sandbox, recorder, acked, stats, scanner, opts, kills, unexpectedExits, pgRestarts, crmPhases, stuck, drainMs, startedAt });
+    const destinations = await verifyDestinations(sql, doubles);
+    const report = await verify({ sql, sandbox, recorder, acked, stats, scanner, opts, kills, unexpectedExits, pgRestarts, crmPhases, destinationPhases, destinations, stuck, drainMs, startedAt });
     return report;
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -334,6 +369,8 @@ async function verify(ctx: {
   unexpectedExits: number;
   pgRestarts: { fast: number; immediate: number };
   crmPhases: Record<string, number>;
+  destinationPhases: Record<string, Record<string, number>>;
+  destinations: Record<string, DestinationVerdict>;
   stuck: { pending: number; dead: number };
   drainMs: number;
   startedAt: number;
@@ -441,6 +478,11 @@ async function verify(ctx: {
     unexpectedExits: ctx.unexpectedExits,
     pgRestarts: ctx.pgRestarts,
     crmPhases: ctx.crmPhases,
+    destinationPhases: ctx.destinationPhases,
+    destinations: {
+      ...ctx.destinations,
+      monelec: { ...ctx.destinations.monelec, checked: events.length, lost, duplicates: duplicatesAccepted + unknownAccepted, orderViolations },
+    },
     retries: events.reduce((n, e) => n + e.attempts, 0) - events.length,
     maxDeliveryDelayMs: delays.length ? delays[delays.length - 1] : 0,
     p95DeliveryDelayMs: delays.length ? delays[Math.floor(delays.length * 0.95)] : 0,
@@ -470,6 +512,11 @@ async function verify(ctx: {
   if (crmOutOfDate) p.push(`${crmOutOfDate} requests whose last CRM event is not their current payment status`);
   if (logs.leaks.length) p.push(`${logs.leaks.length} log lines leak a secret or personal data`);
   if (ctx.stats.abandoned) p.push(`${ctx.stats.abandoned} journeys abandoned: ${JSON.stringify(ctx.stats.abandonReasons)}`);
+  for (const [name, d] of Object.entries(report.destinations)) {
+    if (d.lost || d.duplicates || d.orderViolations || d.stuck.pending || d.stuck.dead) {
+      p.push(`${name}: lost ${d.lost}, duplicates ${d.duplicates}, order violations ${d.orderViolations}, stuck ${d.stuck.pending} pending ${d.stuck.dead} dead (${d.examples.join("; ")})`);
+    }
+  }
   if (ctx.unexpectedExits) p.push(`npm start exited on its own ${ctx.unexpectedExits} times`);
   report.ok = p.length === 0;
   return report;
@@ -489,6 +536,10 @@ export function formatReport(r: SoakReport): string {
     ` events                 ${r.events} committed, ${r.delivered} delivered, ${r.superseded} superseded by a newer snapshot`,
     ` CRM attempts           ${r.crmAttempts} (${kv(r.crmAttemptsByOutcome)})`,
     ` CRM phases             ${kv(r.crmPhases)}`,
+    ` destinations           lost / duplicates / order violations (checked${"; vendors: records, and emails held as two people"})`,
+    ...Object.entries(r.destinations).map(([name, d]) =>
+      `   ${name.padEnd(20)} ${d.lost} / ${d.duplicates} / ${d.orderViolations}  (${d.checked}${d.samePersonTwice ? `; same person twice: ${d.samePersonTwice}` : ""})` +
+      (r.destinationPhases[name] ? `  phases ${kv(r.destinationPhases[name])}` : "")),
     ` kills survived         ${r.kills} (SIGKILL of the whole npm start process group)`,
     ` pg restarts            ${r.pgRestarts.fast + r.pgRestarts.immediate} (fast: ${r.pgRestarts.fast}, immediate: ${r.pgRestarts.immediate})`,
     ` retries                ${r.retries} (sum(attempts) − events)`,

@@ -2,9 +2,11 @@
  * The chaos soak's short version (the full one is `npm run soak`): about half
  * a minute of concurrent journeys against `npm start` while the CRM sandbox
  * is flaky, down, throttling and slow, with one SIGKILL of the whole stack and
- * one Postgres restart under the running functions. Every committed event
- * must reach the CRM exactly once, in order per request and lead, with
- * nothing stuck, no half-written row and nothing leaked to the logs.
+ * one Postgres restart under the running functions, with every destination
+ * on and each vendor's double in its own fault phases. Every committed event
+ * must reach the CRM exactly once, in order per request and lead; every
+ * destination must end with lost 0, duplicates 0, order violations 0
+ * (docs/soak.md); nothing stuck, no half-written row, nothing leaked to the logs.
  */
 import { describe, expect, it } from "vitest";
 import { defaultOptions, formatReport, runSoak } from "../../scripts/soak/run.ts";
@@ -30,6 +32,13 @@ describe("chaos soak (short)", () => {
     expect(report.unknownAccepted).toBe(0);
     expect(report.orderViolations).toBe(0);
     expect(report.stuck).toEqual({ pending: 0, dead: 0 });
+    expect(Object.keys(report.destinations).sort()).toEqual(
+      ["monelec", "webhook", "hubspot", "brevo", "pipedrive", "salesforce", "odoo", "zendesk", "woocommerce", "shopify", "sellsy"].sort());
+    for (const [name, d] of Object.entries(report.destinations)) {
+      expect({ name, lost: d.lost, duplicates: d.duplicates, orderViolations: d.orderViolations, stuck: d.stuck })
+        .toEqual({ name, lost: 0, duplicates: 0, orderViolations: 0, stuck: { pending: 0, dead: 0 } });
+      expect(d.checked, name).toBeGreaterThan(10);
+    }
     expect(report.problems).toEqual([]);
   }, 240_000);
 });

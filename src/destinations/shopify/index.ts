@@ -219,8 +219,8 @@ async function update(ctx: DestinationContext, s: ShopifySettings, id: string, i
 
 export const shopify: DestinationModule<ShopifySettings> = {
   name: "shopify",
-  // find, create ("email taken"), find again, update, update without the phone.
-  maxCallsPerDelivery: 5,
+  // find, create, create without the phone, ("taken") find again, update, update without the phone.
+  maxCallsPerDelivery: 6,
 
   settings(env) {
     const accessToken = env.SHOPIFY_ACCESS_TOKEN?.trim();
@@ -259,26 +259,30 @@ export const shopify: DestinationModule<ShopifySettings> = {
     }
 
     let input: CustomerInput = { ...plan.input, tags: plan.tags };
-    let created = await write(ctx, s, "customerCreate", input);
-    if (!created.ok && "userErrors" in created && taken(created.userErrors, "email")) {
-      // Created meanwhile (another record of the same person, or an earlier attempt): find it and update it.
-      const again = await find(ctx, s, plan.identifier);
-      if (!again.ok) return again.outcome;
-      if (!again.value) return dead("customerCreate", created.status, created.text, created.userErrors, " (and no customer found by that email)");
-      await ctx.remote.set("customer", again.value);
-      return update(ctx, s, again.value, plan.input);
+    const byPhone = "phoneNumber" in plan.identifier;
+    for (let tries = 0; ; tries++) {
+      const created = await write(ctx, s, "customerCreate", input);
+      if (created.ok) {
+        await ctx.remote.set("customer", created.id);
+        return { kind: "delivered", httpStatus: created.status, excerpt: excerptOf(created.text) };
+      }
+      if ("outcome" in created) return created.outcome;
+      // Created meanwhile (another record of the same person delivered at the same moment, or an
+      // earlier attempt): its identifier is taken now — find it and update it.
+      if (taken(created.userErrors, "email") || (byPhone && taken(created.userErrors, "phone") && only(created.userErrors, "phone"))) {
+        const again = await find(ctx, s, plan.identifier);
+        if (!again.ok) return again.outcome;
+        if (!again.value) return dead("customerCreate", created.status, created.text, created.userErrors, ` (and no customer found by that ${byPhone ? "phone" : "email"})`);
+        await ctx.remote.set("customer", again.value);
+        return update(ctx, s, again.value, plan.input);
+      }
+      if (tries === 0 && !byPhone && taken(created.userErrors, "phone") && only(created.userErrors, "phone")) {
+        ctx.log.info("shopify: phone held by another customer; creating without it");
+        input = withoutPhone(input);
+        continue;
+      }
+      return dead("customerCreate", created.status, created.text, created.userErrors);
     }
-    if (!created.ok && "userErrors" in created && taken(created.userErrors, "phone") && only(created.userErrors, "phone") && "emailAddress" in plan.identifier) {
-      ctx.log.info("shopify: phone held by another customer; creating without it");
-      input = withoutPhone(input);
-      created = await write(ctx, s, "customerCreate", input);
-    }
-    if (created.ok) {
-      await ctx.remote.set("customer", created.id);
-      return { kind: "delivered", httpStatus: created.status, excerpt: excerptOf(created.text) };
-    }
-    if ("outcome" in created) return created.outcome;
-    return dead("customerCreate", created.status, created.text, created.userErrors);
   },
 
   async test(s, ctx): Promise<DestinationCheck> {
