@@ -21,6 +21,8 @@ export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
 export const DEFAULT_POOL_MAX = 2;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+/** Finished deliveries, their events and attempt logs are deleted this many days on (docs/operations.md, "Retention"). */
+export const DEFAULT_RETENTION_DAYS = 30;
 
 const optionalText = z.string().trim().optional().transform((v) => (v ? v : undefined));
 const positiveInt = (fallback: number) =>
@@ -58,6 +60,7 @@ const EnvSchema = z.object({
     return n;
   }),
   CRM_RETRY_SCHEDULE: optionalText,
+  CRM_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION_DAYS),
   SUPABASE_ANON_KEY: optionalText,
   SUPABASE_SERVICE_ROLE_KEY: optionalText,
 });
@@ -73,6 +76,8 @@ export interface Config {
     timeoutMs: number;
     /** Delays in ms between attempts; its length + 1 is the number of attempts. */
     retryScheduleMs: number[];
+    /** Days delivered, discarded and superseded deliveries (and their events, attempt logs) are kept. */
+    retentionDays: number;
   };
   /** The enabled destinations (CONTRACT §5); none = bridge off, events are kept as skipped. */
   destinations: ActiveDestination[];
@@ -120,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     crm: {
       timeoutMs: e.CRM_TIMEOUT_MS,
       retryScheduleMs,
+      retentionDays: e.CRM_RETENTION_DAYS,
     },
     destinations,
     stripe: {

@@ -148,6 +148,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       CRM_TIMEOUT_MS: env.CRM_TIMEOUT_MS,
       CRM_RETRY_SCHEDULE: env.CRM_RETRY_SCHEDULE,
       CRM_SWEEP_INTERVAL_MS: env.CRM_SWEEP_INTERVAL_MS,
+      CRM_RETENTION_DAYS: env.CRM_RETENTION_DAYS,
       RATE_LIMIT_PER_MINUTE: env.RATE_LIMIT_PER_MINUTE,
       SUPABASE_ANON_KEY: anonKey,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
