@@ -51,6 +51,10 @@ create table if not exists crm_pruned_records (
 );
 
 -- 5. Indexes.
+-- The claim's final update finds the chosen row by (destination, record_id, seq) without a state
+-- condition, which the partial crm_deliveries_order_idx cannot serve: without this index every
+-- claim read the whole destination (a sequential scan, seen at a million rows).
+create index if not exists crm_deliveries_record_seq_idx on crm_deliveries (destination, record_id, seq);
 -- `crm failed` / retry / discard without a destination: the dead deliveries, oldest first (a small set).
 create index if not exists crm_deliveries_dead_idx on crm_deliveries (seq) where state = 'dead';
 -- `crm status`: oldest waiting delivery per destination.
@@ -195,7 +199,7 @@ begin
         delete from crm_deliveries d
         where d.ctid = any (array(select x.ctid from crm_deliveries x
                                   where x.destination = dest and x.state = st and x.updated_at < cutoff
-                                  limit batch - n_deliveries))
+                                  order by x.updated_at limit batch - n_deliveries))
           and d.state = st
         returning d.destination, d.record_id),
       remembered as (
@@ -213,7 +217,7 @@ begin
     where e.ctid = any (array(select x.ctid from crm_events x
                               where x.created_at < cutoff and x.fanout > 0
                                 and not exists (select 1 from crm_deliveries d where d.event_id = x.id)
-                              limit batch))
+                              order by x.created_at limit batch))
       and not exists (select 1 from crm_deliveries d where d.event_id = e.id)
     returning 1)
   select count(*) into n_events from gone;
