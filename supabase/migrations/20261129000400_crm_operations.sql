@@ -237,13 +237,14 @@ begin
     returning 1)
   select count(*) into n_skipped from gone;
 
-  -- Attempt logs, oldest first.
-  with gone as (
-    delete from crm_attempts a
-    where a.ctid = any (array(select x.ctid from (select ctid, at from crm_attempts order by id limit batch) x
-                              where x.at < cutoff))
-    returning 1)
-  select count(*) into n_attempts from gone;
+  -- Attempt logs, oldest first (ids follow time: when the oldest is recent, none is due).
+  if (select x.at from crm_attempts x order by x.id limit 1) < cutoff then
+    with gone as (
+      delete from crm_attempts a
+      where a.ctid = any (array(select x.ctid from crm_attempts x where x.at < cutoff order by x.id limit batch))
+      returning 1)
+    select count(*) into n_attempts from gone;
+  end if;
 
   with gone as (
     delete from rate_limits r
