@@ -13,6 +13,8 @@
  *   replay --destination d --since <ISO>     send every record that had an event since then again to d (current snapshot)
  *   export [filters] [--state s] [--personal] [--out file]
  *                                            the filtered records with their delivery states as CSV (masked unless --personal)
+ *   forget <email|phone>                     erase a person from every table; lists the destinations that had their data
+ *   retention [--days n]                     run retention now (it also runs on the schedule)
  * Filters for retry/discard/failed: --destination d, --status <http>, --type <event type>, --since <ISO time>.
  * Database: DATABASE_URL, else SUPABASE_DB_URL, else the local stack's. Settings also come from
  * supabase/functions/.env (the environment wins), like `npm start`.
@@ -31,14 +33,17 @@ import { exportRecords } from "../src/operator/export.ts";
 import { replaySince } from "../src/operator/replay.ts";
 import type { DeliveryState } from "../src/outbox/types.ts";
 import { discardDead, retryDead, sendPendingNow } from "../src/operator/retry.ts";
+import { forget, parseSubject } from "../src/operator/forget.ts";
+import { runRetention } from "../src/operator/retention.ts";
 import { outboxStatus } from "../src/operator/status.ts";
 import { crmTestTarget } from "./lib/crm-test-target.ts";
+import { createLogger } from "../src/log.ts";
 import { databaseUrlFromEnv } from "./lib/database-url.ts";
 import { loadLocalEnv } from "./lib/load-local-env.ts";
 import { withLocalStackDestinations } from "./lib/local-destinations.ts";
 import { destinationsFrom, parseArgs, runMain, table, UsageError } from "./lib/cli.ts";
 
-const USAGE = `usage: npm run crm -- <status|failed|retry|discard|backfill|pause|resume|test|replay|export> [options]  (see scripts/crm.ts)`;
+const USAGE = `usage: npm run crm -- <status|failed|retry|discard|backfill|pause|resume|test|replay|export|forget|retention> [options]  (see scripts/crm.ts)`;
 const STATES = ["pending", "blocked", "delivered", "dead", "discarded", "superseded"];
 
 runMain(async (argv) => {
@@ -97,7 +102,15 @@ runMain(async (argv) => {
             state: d.paused ? `paused (${d.paused.reason ?? "operator"})` : d.circuit ? `circuit open (${(d.circuit.reason ?? "").slice(0, 40)})`
               : d.throttled_until ? `throttled until ${d.throttled_until}` : names.includes(d.name) ? "enabled" : "not configured",
           }))) + `\n\nevents: ${s.events}; written while no destination was enabled: ${s.skipped_events}` +
-          (s.skipped_events > 0 ? " (send them with `npm run crm -- backfill`)" : ""));
+          (s.skipped_events > 0 ? " (send them with `npm run crm -- backfill`)" : "") +
+          "\n\nLast calls from the schedule (pg_cron → crm-dispatch):\n" +
+          (s.sweeps.length ? table(s.sweeps.map((c) => ({ at: c.at, trigger: c.trigger, request: c.request_id, http: c.http_status, outcome: c.outcome })))
+            : "(none here: on Supabase pg_cron calls crm-dispatch when a delivery is due; locally the stack's timer does)") +
+          "\n\nLast crm-dispatch runs:\n" +
+          table(s.runs.map((r) => ({ started: r.started_at, ms: r.duration_ms, claimed: r.claimed, delivered: r.delivered,
+            errors: r.errors, retention: r.retention ? "ran" : null,
+            outcome: r.error ? `error: ${r.error.slice(0, 60)}` : r.unfinished ? "unfinished" : "ok" }))) +
+          `\n\nretention: ${s.retention.days} days; last complete pass: ${s.retention.last_complete_at ?? "never"}`);
         return 0;
       }
       case "failed": {
@@ -177,6 +190,47 @@ runMain(async (argv) => {
           await writeFile(flags.out, r.csv);
           console.error(`${r.rows} record(s) written to ${flags.out}${r.truncated ? " (truncated: narrow the filter)" : ""}.`);
         } else process.stdout.write(r.csv);
+        return 0;
+      }
+      case "forget": {
+        if (!arg) throw new UsageError("forget needs the person's email address or phone number.");
+        const subject = parseSubject(arg);
+        if ("error" in subject) throw new UsageError(`forget: ${subject.error}; nothing was erased.`);
+        const r = await forget(sql, subject);
+        // The action is logged without the data it erased.
+        createLogger({ tool: "crm" }, (line) => console.error(line)).info("crm forget", {
+          kind: r.kind, deleted: r.deleted, anonymised: r.anonymised, received_by: r.received_by.map((x) => x.destination),
+        });
+        out(r, () => {
+          const d = r.deleted;
+          const lines = [
+            `Erased (${r.kind}): ${d.leads} lead(s), ${d.callbacks} call-back(s), ${d.customers} customer(s), ${d.requests} request(s) ` +
+              `with ${d.payments} payment(s), ${d.events} CRM event(s) with ${d.deliveries} deliver(y/ies) and ${d.attempts} attempt log(s), ` +
+              `${d.remote_ids} remote id(s).`,
+          ];
+          if (r.anonymised.requests > 0) {
+            lines.push(`Kept for the accounts, anonymised: ${r.anonymised.requests} paid request(s) (no address) and ` +
+              `${r.anonymised.customers} customer(s) (no email, phone or name).`);
+          }
+          lines.push(r.received_by.length
+            ? "These destinations had received this person's data — erase it there too:\n" + table(r.received_by.map((x) => ({
+                destination: x.destination, delivered: x.delivered, attempted: x.attempted,
+                remote_ids: x.remote_ids.map((i) => `${i.kind}=${i.remote_id}`).join(" ") || null })))
+            : "No destination had received this person's data.");
+          return lines.join("\n");
+        });
+        return 0;
+      }
+      case "retention": {
+        const given = flags.days ?? env.CRM_RETENTION_DAYS;
+        const days = given !== undefined && given !== "" ? Number(given) : undefined;
+        if (days !== undefined && !(Number.isInteger(days) && days > 0)) {
+          throw new UsageError(`${flags.days !== undefined ? "--days" : "CRM_RETENTION_DAYS"} must be a positive whole number, got "${given}"`);
+        }
+        // No days given: the value crm-dispatch last used (CRM_RETENTION_DAYS of the functions), else 30.
+        const r = await runRetention(sql, { days, force: true, maxMs: 600_000 });
+        out(r, () => `Retention: deleted ${Object.entries(r.deleted).map(([k, v]) => `${v} ${k}`).join(", ")}` +
+          (r.more ? " — more is left; the schedule continues." : "."));
         return 0;
       }
       default:

@@ -28,6 +28,8 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
  * the client sent (Cloudflare's "HTTP request headers" reference).
  */
 export const DEFAULT_CLIENT_IP_HEADER = "cf-connecting-ip";
+/** Finished deliveries, their events and attempt logs are deleted this many days on (docs/operations.md, "Retention"). */
+export const DEFAULT_RETENTION_DAYS = 30;
 
 const optionalText = z.string().trim().optional().transform((v) => (v ? v : undefined));
 const positiveInt = (fallback: number) =>
@@ -80,6 +82,7 @@ const EnvSchema = z.object({
   TRUSTED_PROXY_HOPS: positiveInt(1),
   STRIPE_REQUEST_INTERVAL_MS: wholeNumber(5_000),
   CRM_RETRY_SCHEDULE: optionalText,
+  CRM_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION_DAYS),
   SUPABASE_ANON_KEY: optionalText,
   SUPABASE_SERVICE_ROLE_KEY: optionalText,
   ALERT_WEBHOOK_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), "must be an http(s) URL"),
@@ -97,6 +100,8 @@ export interface Config {
     timeoutMs: number;
     /** Delays in ms between attempts; its length + 1 is the number of attempts. */
     retryScheduleMs: number[];
+    /** Days delivered, discarded and superseded deliveries (and their events, attempt logs) are kept. */
+    retentionDays: number;
   };
   /** The enabled destinations (CONTRACT §5); none = bridge off, events are kept as skipped. */
   destinations: ActiveDestination[];
@@ -158,6 +163,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     crm: {
       timeoutMs: e.CRM_TIMEOUT_MS,
       retryScheduleMs,
+      retentionDays: e.CRM_RETENTION_DAYS,
     },
     destinations,
     stripe: {

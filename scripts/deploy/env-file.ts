@@ -39,6 +39,7 @@ export const OPTIONAL_FUNCTION_SECRETS = [
   "DB_LOCK_TIMEOUT_MS",
   "ALERT_WEBHOOK_URL",
   "ALERT_PENDING_AGE",
+  "CRM_RETENTION_DAYS",
 ] as const;
 
 /** Must hold a value: the functions cannot work without them in production. */
@@ -47,6 +48,16 @@ const REQUIRED_VALUES = new Set(["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "
 /** Deploy-only: goes to Vault (crm_dispatch_service_role_key), never to `secrets set`. */
 export const SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY";
 
+/**
+ * Without the key in Vault the schedule never calls crm-dispatch: nothing is
+ * retried and retention never runs. So deploy refuses, and says where to get it.
+ */
+export const MISSING_SERVICE_ROLE_KEY = (fileLabel: string) =>
+  `${SERVICE_ROLE_KEY} is not in ${fileLabel}: without it Vault has no crm_dispatch_service_role_key, so the schedule ` +
+  "never calls crm-dispatch — no failed delivery is ever retried and retention never runs. Add the line " +
+  `${SERVICE_ROLE_KEY}=<key> to ${fileLabel}: in the dashboard, Project Settings → API Keys → "Legacy API keys" → ` +
+  "service_role (Reveal). It goes to Vault only (db push), never to the function secrets.";
+
 /** Deploy-only: the URL `supabase db push --db-url` uses (the CLI skips SUPABASE_* lines in `secrets set`). */
 export const DB_PUSH_URL = "SUPABASE_DB_PUSH_URL";
 const DEPLOY_ONLY = new Set([SERVICE_ROLE_KEY, DB_PUSH_URL]);
@@ -54,7 +65,7 @@ const DEPLOY_ONLY = new Set([SERVICE_ROLE_KEY, DB_PUSH_URL]);
 /** Local-stack variables that must not reach production. */
 const LOCAL_ONLY: Record<string, string> = {
   STRIPE_API_URL: "points the Stripe SDK at a local double; production talks to Stripe itself",
-  CRM_SWEEP_INTERVAL_MS: "only the local stack's timer reads it; on Supabase pg_cron runs crm-dispatch every minute",
+  CRM_SWEEP_INTERVAL_MS: "only the local stack's timer reads it; on Supabase pg_cron checks every 5 seconds whether crm-dispatch has work",
 };
 
 export { type EnvFile, parseEnvFile };
@@ -168,10 +179,7 @@ export function checkEnvFile(file: EnvFile, fileLabel: string): EnvCheck {
   let serviceRoleKeyKind: KeyKind | undefined;
   let serviceRoleKeyRef: string | undefined;
   if (!key) {
-    warnings.push(
-      `${SERVICE_ROLE_KEY} is not in ${fileLabel}: Vault will not get crm_dispatch_service_role_key, and the ` +
-        "every-minute crm-dispatch sweep stays idle until it is set (README, \"Deploy to Supabase\").",
-    );
+    errors.push(MISSING_SERVICE_ROLE_KEY(fileLabel));
   } else if (!PLACEHOLDER.test(key)) {
     const keyCheck = checkServiceRoleKey(key, SERVICE_ROLE_KEY);
     if (!keyCheck.ok) {

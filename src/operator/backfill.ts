@@ -5,6 +5,9 @@
  * the destination was added). The sweeper then sends them at the
  * destination's pace.
  *
+ * A record whose deliveries retention pruned had them (crm_pruned_records):
+ * it is not sent again.
+ *
  * Safe to run twice at once, and beside live traffic: runs take a
  * transaction-level advisory lock, and each snapshot is read with its record
  * row locked, so no live write can slip between reading a snapshot and
@@ -36,7 +39,8 @@ export async function backfill(sql: Pool, destinations: string[]): Promise<Backf
           where r.id > ${after}::uuid and exists (
             select 1 from jsonb_array_elements_text(${tx.json(destinations)}) as want(name)
             where not exists (select 1 from crm_events e join crm_deliveries x on x.event_id = e.id and x.destination = want.name
-                              where e.record_id = r.id))
+                              where e.record_id = r.id)
+              and not exists (select 1 from crm_pruned_records p where p.record_id = r.id and p.destination = want.name))
           order by r.id limit ${CHUNK}`;
         for (const { id } of ids) {
           const event = await currentSnapshot(tx, recordType, id, { lock: true });
@@ -45,7 +49,8 @@ export async function backfill(sql: Pool, destinations: string[]): Promise<Backf
             with lacking as (
               select want.name from jsonb_array_elements_text(${tx.json(destinations)}) as want(name)
               where not exists (select 1 from crm_events e join crm_deliveries x on x.event_id = e.id and x.destination = want.name
-                                where e.record_id = ${id}::uuid)),
+                                where e.record_id = ${id}::uuid)
+                and not exists (select 1 from crm_pruned_records p where p.record_id = ${id}::uuid and p.destination = want.name)),
             ev as (
               insert into crm_events (id, type, record_type, record_id, data, fanout)
               select ${event.id}, ${event.type}, ${recordType}, ${id}, ${tx.json(event.data as never)}, (select count(*) from lacking)

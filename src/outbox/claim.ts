@@ -140,6 +140,7 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
              claim_token = gen_random_uuid(), updated_at = now()
       from target t
       where c.destination = ${d} and c.record_id = t.record_id and c.seq = t.target_seq
+        and c.state in ('pending', 'blocked') -- always true of the target; lets crm_deliveries_order_idx find it
       returning c.event_id, c.record_id, c.seq, c.attempts, c.claim_token
     )
     select 'claimed' as kind, c.event_id, c.record_id, c.seq::text as seq, c.attempts, c.claim_token,

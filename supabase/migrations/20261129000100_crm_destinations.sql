@@ -74,7 +74,8 @@ create index if not exists crm_deliveries_due_idx
 -- Ordering: the undelivered deliveries of one record at one destination.
 create index if not exists crm_deliveries_order_idx
   on crm_deliveries (destination, record_id, seq) where state in ('pending', 'blocked', 'dead');
--- (Operator lists and status counts: the console's migration indexes (destination, state, seq).)
+-- Status counts per (destination, state), retention of finished deliveries by age.
+create index if not exists crm_deliveries_state_idx on crm_deliveries (destination, state, updated_at);
 
 alter table crm_deliveries set (
   autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000,

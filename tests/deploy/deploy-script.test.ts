@@ -255,14 +255,27 @@ describe("the env file", () => {
     expect(text).not.toContain("sb_secret_abc");
   });
 
-  it("a missing line is refused; an empty CRM key and a missing service-role key are only warned about", () => {
+  it("a missing line is refused; an empty CRM key is only warned about; a missing service-role key is refused with where to get it", () => {
     expect(check(filledEnv({ SITE_URL: null })).errors.join("\n")).toMatch(/has no line for SITE_URL/);
-    const warned = check(filledEnv({ MONELEC_API_KEY: "", SUPABASE_SERVICE_ROLE_KEY: null, EXTRA_THING: "1" }));
+    const warned = check(filledEnv({ MONELEC_API_KEY: "", EXTRA_THING: "1" }));
     expect(warned.errors).toEqual([]);
     expect(warned.warnings.join("\n")).toMatch(/MONELEC_API_KEY is empty: the CRM bridge will be off/);
-    expect(warned.warnings.join("\n")).toMatch(/SUPABASE_SERVICE_ROLE_KEY is not in .*crm-dispatch sweep stays idle/);
     expect(warned.warnings.join("\n")).toMatch(/EXTRA_THING is not a variable the functions read/);
-    expect(warned.serviceRoleKey).toBeUndefined();
+    for (const missing of [null, ""]) {
+      const refused = check(filledEnv({ SUPABASE_SERVICE_ROLE_KEY: missing }));
+      const text = refused.errors.join("\n");
+      expect(text).toMatch(/SUPABASE_SERVICE_ROLE_KEY is not in .*never calls crm-dispatch/);
+      expect(text).toMatch(/Project Settings → API Keys → "Legacy API keys" → service_role/);
+      expect(refused.serviceRoleKey).toBeUndefined();
+    }
+  });
+
+  it("refuses to deploy anything without the service-role key, running no step", async () => {
+    const h = harness(tempProject({ linked: REF, env: filledEnv({ SUPABASE_SERVICE_ROLE_KEY: null }) }));
+    expect(await deploy([], h.deps)).toBe(1);
+    expect(h.text()).toContain("Deploy refused:");
+    expect(h.text()).toMatch(/SUPABASE_SERVICE_ROLE_KEY is not in .*never calls crm-dispatch/);
+    expect(h.calls).toEqual([]);
   });
 });
 

@@ -33,6 +33,7 @@ const tables = [
   "leads", "customers", "requests", "callbacks", "payments", "stripe_events", "prices",
   "crm_events", "crm_deliveries", "crm_attempts", "crm_destinations", "crm_remote_ids",
   "rate_limit_buckets", "idempotency_keys", "payment_anomalies",
+  "crm_sweeps", "crm_dispatch_runs", "crm_maintenance", "crm_pruned_records", "operator_actions", "alert_incidents",
 ];
 
 describe.each(["anon", "authenticated"])("as %s", (role) => {
@@ -59,6 +60,15 @@ describe.each(["anon", "authenticated"])("as %s", (role) => {
     expect((await asRole(`update crm_deliveries set state = 'delivered'`)).count).toBe(0);
     const [{ n }] = await db.sql`select count(*)::int as n from leads`;
     expect(n).toBe(1);
+  });
+
+  it("cannot run the operations functions (PostgREST would expose them as /rpc)", async () => {
+    for (const call of ["select crm_retention()", "select crm_dispatch_tick()", "select crm_dispatch_due()"]) {
+      await expect(db.sql.begin(async (tx) => {
+        await tx.unsafe(`set local role ${role}`);
+        return await tx.unsafe(call);
+      }), call).rejects.toThrow(/permission denied for function/);
+    }
   });
 });
 
