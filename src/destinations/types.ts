@@ -55,6 +55,14 @@ export interface DestinationContext {
   /** fetch with the destination's time limit; redirects are not followed. Throws on network errors and timeouts. */
   fetch(input: string | Request, init?: RequestInit): Promise<Response>;
   remote: RemoteIds;
+  /**
+   * Runs `fn` holding a short lock on `key` at this destination, shared by every
+   * deliverer: e.g. "find or create the person with this email", which two
+   * records of one person delivered at the same moment must not both do.
+   * Resolves to `undefined` (without running `fn`) while another deliverer holds
+   * it: answer `busy(key)` and the delivery is tried again shortly.
+   */
+  exclusive<T>(key: string, fn: () => Promise<T>): Promise<T | undefined>;
   log: Logger;
 }
 
@@ -95,4 +103,9 @@ export interface DestinationModule<S = unknown> {
   test(settings: S, ctx: DestinationContext): Promise<DestinationCheck>;
   /** The variables that point this destination at its local double (base URL given). */
   localEnv(doubleUrl: string): Record<string, string>;
+}
+
+/** The outcome for a delivery that found `what` locked by another deliverer (retried soon, not a server failure). */
+export function busy(what: string): AttemptOutcome {
+  return { kind: "retry", httpStatus: 409, error: `busy: another delivery is working on ${what}; tried again shortly`, retryAfterMs: 1_000 };
 }

@@ -8,6 +8,7 @@ export async function checkDestination(dest: ActiveDestination, timeoutMs = 10_0
     return await dest.module.test(dest.settings, {
       fetch: (input, init) => fetch(input, { redirect: "manual", ...init, signal: AbortSignal.timeout(timeoutMs) }),
       remote: { get: () => undefined, set: async () => {} },
+      exclusive: (_key, fn) => fn(),
       log: createLogger({ destination: dest.name }),
     });
   } catch (err) {

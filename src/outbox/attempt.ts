@@ -95,6 +95,25 @@ function context(ob: Outbox, delivery: ClaimedDelivery): DestinationContext {
           on conflict (destination, record_id, kind) do update set remote_id = excluded.remote_id`;
       },
     },
+    async exclusive(key, fn) {
+      const token = crypto.randomUUID();
+      // A digest, not the key: a key may be an email address.
+      const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key))))
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+      const [held] = await ob.sql`
+        insert into crm_locks (destination, key, token, expires_at)
+        values (${delivery.destination}, ${digest}, ${token}, now() + ${ob.timeoutMs * 3 + 5_000} * interval '1 millisecond')
+        on conflict (destination, key) do update set token = excluded.token, expires_at = excluded.expires_at
+          where crm_locks.expires_at < now()
+        returning token`;
+      if (!held) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await ob.sql`delete from crm_locks where destination = ${delivery.destination} and key = ${digest} and token = ${token}`
+          .catch(() => {}); // it expires anyway
+      }
+    },
     log: ob.log.child({ function: ob.origin, destination: delivery.destination }),
   };
 }

@@ -25,6 +25,7 @@ export async function startHarness<S>(module: DestinationModule<S>, double: Vend
   const settings = module.settings({ ...module.localEnv(server.urlOf(double.name)), ...env });
   if (!settings) throw new Error(`${module.name}: localEnv did not enable it`);
   const remembered = new Map<string, string>();
+  const held = new Set<string>(); // keys locked with exclusive(), as crm_locks holds them
   const context = (recordId: string, timeoutMs: number): DestinationContext => ({
     fetch: (input, init) => fetch(input, { redirect: "manual", ...init, signal: AbortSignal.timeout(timeoutMs) }),
     remote: {
@@ -32,6 +33,15 @@ export async function startHarness<S>(module: DestinationModule<S>, double: Vend
       async set(kind, id) {
         remembered.set(`${recordId}/${kind}`, id);
       },
+    },
+    async exclusive(key, fn) {
+      if (held.has(key)) return undefined;
+      held.add(key);
+      try {
+        return await fn();
+      } finally {
+        held.delete(key);
+      }
     },
     log: createLogger({ destination: module.name }, () => {}),
   });

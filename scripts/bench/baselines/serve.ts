@@ -52,6 +52,7 @@ async function callCrm(type: EventType, recordId: string, data: Record<string, u
       {
         fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(config.crm.timeoutMs) }),
         remote: { get: () => undefined, set: async () => {} },
+        exclusive: (_key, fn) => fn(),
         log: deps.log,
       },
     );

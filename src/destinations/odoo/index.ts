@@ -15,7 +15,7 @@
  * Answers: docs/destinations/odoo.md (401 pause, 403/404/422 dead, 409/429/5xx retry).
  */
 import { delivered, excerptOf } from "../http.ts";
-import type { AttemptOutcome, DestinationCheck, DestinationContext, DestinationModule, RateLimit } from "../types.ts";
+import { type AttemptOutcome, busy, type DestinationCheck, type DestinationContext, type DestinationModule, type RateLimit } from "../types.ts";
 import { callOdoo, uidOf, type Answer, type OdooApi, type OdooCall, type OdooSettings } from "./client.ts";
 import { leadDomain, planOf, type DomainTerm, type PartnerVals } from "./mapping.ts";
 
@@ -90,7 +90,12 @@ async function create(ctx: DestinationContext, s: OdooSettings, model: string, v
 async function ensurePartner(ctx: DestinationContext, s: OdooSettings, domain: DomainTerm[], vals: PartnerVals): Promise<Step<number>> {
   const known = Number(ctx.remote.get("partner"));
   if (isId(known)) return { ok: true, value: known, created: false };
-  const found = await findOne(ctx, s, "res.partner", domain);
+  // Two records of one person delivered at once must not both create the partner.
+  const step = await ctx.exclusive(`partner:${JSON.stringify(domain)}`, () => findOrCreatePartner(ctx, s, domain, vals));
+  return step ?? { ok: false, outcome: busy("this partner") };
+}
+
+async function findOrCreatePartner(ctx: DestinationContext, s: OdooSettings, domain: DomainTerm[], vals: PartnerVals): Promise<Step<number>> {  const found = await findOne(ctx, s, "res.partner", domain);
   if (!found.ok) return found;
   if (found.value !== undefined) {
     await ctx.remote.set("partner", String(found.value));

@@ -14,7 +14,7 @@
  * other 4xx dead, 5xx retry).
  */
 import { call, classifyStatus, delivered, excerptOf, jsonInit, type CallResult } from "../http.ts";
-import type { AttemptOutcome, DestinationCheck, DestinationContext, DestinationModule, RateLimit } from "../types.ts";
+import { type AttemptOutcome, busy, type DestinationCheck, type DestinationContext, type DestinationModule, type RateLimit } from "../types.ts";
 import { dealBody, leadBody, planOf, type PersonBody, type PersonKey } from "./mapping.ts";
 
 export interface PipedriveSettings {
@@ -145,7 +145,12 @@ const isId = (v: unknown): v is number => typeof v === "number" && Number.isSafe
 async function ensurePerson(ctx: DestinationContext, s: PipedriveSettings, key: PersonKey, person: PersonBody): Promise<Step<number>> {
   const known = Number(ctx.remote.get("person"));
   if (isId(known)) return { ok: true, value: known, created: false };
+  // Two records of one person (a lead, then its request) delivered at once must not both create it.
+  const step = await ctx.exclusive(`person:${key.field}:${key.term}`, () => findOrCreatePerson(ctx, s, key, person));
+  return step ?? { ok: false, outcome: busy("this person") };
+}
 
+async function findOrCreatePerson(ctx: DestinationContext, s: PipedriveSettings, key: PersonKey, person: PersonBody): Promise<Step<number>> {
   const query = new URLSearchParams({ term: key.term, fields: key.field, exact_match: "true", limit: "10" });
   const found = await pd<Data<{ items?: { item?: { id?: unknown } }[] }>>(ctx, s, "GET", `/api/v2/persons/search?${query}`);
   if (!found.ok) return { ok: false, outcome: found.outcome };

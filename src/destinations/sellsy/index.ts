@@ -12,7 +12,7 @@
  * 402/403 pause, 404/409 dead, 429 retry or throttled by the quota headers, 5xx retry).
  */
 import { classifyStatus, excerptOf, jsonInit, networkFailure } from "../http.ts";
-import type { AttemptOutcome, DestinationCheck, DestinationContext, DestinationModule, RateLimit } from "../types.ts";
+import { type AttemptOutcome, busy, type DestinationCheck, type DestinationContext, type DestinationModule, type RateLimit } from "../types.ts";
 import { planOf, type PersonFields } from "./mapping.ts";
 
 export interface SellsySettings {
@@ -236,6 +236,14 @@ async function ensure(
 ): Promise<Step<{ id: number; fresh: boolean; known: boolean }>> {
   const known = Number(sess.ctx.remote.get(kind));
   if (isId(known)) return { ok: true, value: { id: known, fresh: false, known: true } };
+  // Two records of one person delivered at once must not both create it.
+  const step = await sess.ctx.exclusive(`${collection}:${JSON.stringify(filters)}`, () => findOrCreate(sess, kind, collection, filters, body));
+  return step ?? { ok: false, outcome: busy(`this ${kind}`) };
+}
+
+async function findOrCreate(
+  sess: Session, kind: string, collection: string, filters: Record<string, unknown>, body: unknown,
+): Promise<Step<{ id: number; fresh: boolean; known: boolean }>> {
   const found = await searchFirst(sess, `${collection}/search`, filters);
   if (!found.ok) return found;
   if (found.value !== null) {
