@@ -5,6 +5,7 @@
  * while that process lives, so it can never stop the first one's Postgres.
  * A file left by a stack that died (SIGKILL, power loss) is taken over.
  */
+import { readFileSync } from "node:fs";
 import { readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -16,10 +17,22 @@ export interface DataDirClaim {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM"; // alive, someone else's
   }
+  // A killed stack whose parent died too is a zombie until an init reaps it (in a container,
+  // maybe never): signal 0 still reaches it, yet it holds nothing. Linux says so in /proc.
+  try {
+    return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true; // no /proc (macOS…): trust the signal
+  }
+}
+
+/** Alive, and still alive a moment later (a stack just SIGKILLed takes a moment to be gone). */
+async function stillAlive(pid: number): Promise<boolean> {
+  for (let i = 0; i < 30 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  return isAlive(pid);
 }
 
 async function ownerOf(file: string): Promise<number | null> {
@@ -42,7 +55,7 @@ export async function claimDataDir(dataDir: string): Promise<DataDirClaim> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw claimError(err, dataDir, file, await ownerOf(file));
       const owner = await ownerOf(file);
       // The same process may start a stack again on its directory (tests restart stacks in-process).
-      if (owner !== null && owner !== process.pid && isAlive(owner)) throw claimError(err, dataDir, file, owner);
+      if (owner !== null && owner !== process.pid && (await stillAlive(owner))) throw claimError(err, dataDir, file, owner);
       await unlink(file).catch(() => {});
     }
   }

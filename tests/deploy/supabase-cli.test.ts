@@ -184,8 +184,10 @@ describe("supabase db push", () => {
     expect(again.code, again.output).toBe(0);
     expect(again.output).toMatch(/up to date/);
     // The pooler route deploy takes with SUPABASE_DB_PUSH_URL / a pooler DATABASE_URL: `--db-url <url>`, accepted by this CLI.
-    const [viaUrl] = buildPlan({ projectRef: FAKE_REF, envFile: "e", functions: [], dbPushUrl: { value: url, label: "SUPABASE_DB_PUSH_URL" }, only: ["db"] });
-    expect(viaUrl.args).toEqual(["db", "push", "--db-url", url, "--yes"]);
+    // (sslmode=disable: the embedded Postgres speaks no TLS, which this CLI tries first.)
+    const plain = `${url}?sslmode=disable`;
+    const [viaUrl] = buildPlan({ projectRef: FAKE_REF, envFile: "e", functions: [], dbPushUrl: { value: plain, label: "SUPABASE_DB_PUSH_URL" }, only: ["db"] });
+    expect(viaUrl.args).toEqual(["db", "push", "--db-url", plain, "--yes"]);
     const pooled = await runCliOffline(viaUrl.args, { cwd: project, env: viaUrl.env });
     expect(pooled.code, pooled.output).toBe(0);
     expect(pooled.output).toMatch(/up to date/);
