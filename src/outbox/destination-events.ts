@@ -12,7 +12,7 @@ export const CIRCUIT_FAILURES = 5;
  * How long it stays open before a probe: the retry schedule's first step
  * (within 1–30 s), doubling on each failed probe up to CIRCUIT_MAX_OPEN_MS.
  */
-export const CIRCUIT_MAX_OPEN_MS = 10 * 60_000;
+export const CIRCUIT_MAX_OPEN_MS = 60_000;
 export const circuitOpenMs = (retryScheduleMs: number[]) => Math.min(30_000, Math.max(1_000, retryScheduleMs[0] ?? 5_000));
 
 export async function throttleDestination(sql: Sql, name: string, untilMs: number, reason: string): Promise<void> {

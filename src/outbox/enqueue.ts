@@ -10,17 +10,18 @@ import type { Sql } from "../db/sql.ts";
 import type { Fanout, NewEvent } from "./types.ts";
 
 export function eventCtes(sql: Sql, event: NewEvent, fanout: Fanout, fromCte?: string) {
+  event.createdAt ??= new Date().toISOString(); // the immediate path sends this very value
   // JSON, not JS arrays: postgres.js infers array parameter types from types it
   // fetches on each new connection, and a query built before that is sent wrong.
   const names = fanout.destinations.map((d) => d.name);
   const targets = fanout.destinations.map((d) => ({ name: d.name, lease_ms: d.leaseMs }));
   const token = fanout.lease?.claimToken ?? null;
   const values = sql`${event.id}::uuid, ${event.type}, ${event.recordType}, ${event.recordId}::uuid,
-    ${sql.json(event.data as never)}, ${names.length}`;
+    ${sql.json(event.data as never)}, ${names.length}, ${event.createdAt}::timestamptz`;
   const insertEvent = fromCte
-    ? sql`insert into crm_events (id, type, record_type, record_id, data, fanout)
+    ? sql`insert into crm_events (id, type, record_type, record_id, data, fanout, created_at)
           select ${values} from ${sql(fromCte)} limit 1 returning id, seq`
-    : sql`insert into crm_events (id, type, record_type, record_id, data, fanout) values (${values}) returning id, seq`;
+    : sql`insert into crm_events (id, type, record_type, record_id, data, fanout, created_at) values (${values}) returning id, seq`;
   if (names.length === 0) return sql`crm_event as (${insertEvent})`;
   return sql`crm_event as (${insertEvent}),
     crm_fanout as (

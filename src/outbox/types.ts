@@ -11,6 +11,12 @@ export interface NewEvent {
   recordId: string;
   /** The CONTRACT §3 body of the event. */
   data: Record<string, unknown>;
+  /**
+   * When it happened (ISO 8601). Set by the outbox write when absent, and stored
+   * as the event's created_at, so that the immediate path and a later retry send
+   * the same event (a webhook's `timestamp`) byte for byte.
+   */
+  createdAt?: string;
 }
 
 /**
