@@ -56,7 +56,7 @@ export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<Re
     : outcome.kind === "pause" ? "paused"
     : record.state === "dead" ? "dead" : record.state === "delivered" ? "delivered" : "retry";
   await destinationEffects(ob, delivery.destination, outcome).catch((err) =>
-    ob.log.error("crm destination state not updated", { destination: delivery.destination, error: (err as Error).message }));
+    ob.log.error("crm destination state not updated", { function: ob.origin, destination: delivery.destination, error: (err as Error).message }));
 
   const line = {
     function: ob.origin,
