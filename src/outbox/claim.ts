@@ -125,12 +125,15 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
     ),
     -- Both updates reach their rows by primary key, from the few target rows:
     -- never a scan of the destination's rows, whatever the statistics say.
-    skipped as (
+    -- Materialized, and the lateral kept a subquery (offset 0): inlined, the planner may join
+    -- the destination's whole order index against itself on stale statistics (seconds).
+    skipped as materialized (
       select m.event_id from target t
       cross join lateral (
         select m.event_id from crm_deliveries m
         where m.destination = ${d} and m.record_id = t.record_id and m.seq >= t.head_seq and m.seq < t.target_seq
-          and m.state in ('pending', 'blocked')) m
+          and m.state in ('pending', 'blocked')
+        offset 0) m
     ),
     sup as (
       update crm_deliveries s set state = 'superseded', locked_until = null, claim_token = null, updated_at = now()
