@@ -8,7 +8,7 @@ import { validLead, validSubmit } from "../lib/sample-bodies.ts";
 
 let counter = 0;
 const unique = () => `${process.pid.toString(36)}-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-const mobile = () => `06 ${String(Math.floor(Math.random() * 1e8)).padStart(8, "0").replace(/(\d\d)(?=\d)/g, "$1 ")}`;
+const mobile = () => `06 12 ${String(Math.floor(Math.random() * 1e6)).padStart(6, "0").replace(/(\d\d)(?=\d)/g, "$1 ")}`;
 
 export function formStartBody(leadId?: string) {
   return { ...(leadId ? { lead_id: leadId } : {}), ...validLead(`lead-${unique()}@example.fr`), phone: mobile(), utm_campaign: "bench" };
