@@ -1,6 +1,8 @@
 /**
- * bench/latency.png: latency by percentile for every mode, closed loop and
- * fixed rate side by side (vega-lite → vega SVG → resvg PNG, all server-side).
+ * bench/latency.png: latency by percentile. One closed-loop panel per bridge
+ * mode, each beside the plain waitUntil baseline (same CRM condition where
+ * the baseline has it) and the bridge-off floor; then the fixed-rate runs.
+ * (vega-lite → vega SVG → resvg PNG, all server-side.)
  */
 import { writeFile } from "node:fs/promises";
 import { Resvg } from "@resvg/resvg-js";
@@ -53,19 +55,32 @@ function panel(title: string, modes: ModeSummary[], domain: string[]) {
   };
 }
 
+/** The bridge modes, each shown with its plain waitUntil baseline and the floor. */
+const PANELS: Array<{ mode: string; baseline: string }> = [
+  { mode: "on-ok", baseline: "waituntil-ok" },
+  { mode: "on5-ok", baseline: "waituntil-ok" },
+  { mode: "on-slow", baseline: "waituntil-slow" },
+  { mode: "on-down", baseline: "waituntil-ok" },
+];
+
 export async function renderChart(r: Results, file: string): Promise<void> {
-  const domain = r.closed.map((m) => m.label);
+  const domain = [...r.closed, ...r.fixedRate.modes].map((m) => m.label).filter((l, i, all) => all.indexOf(l) === i);
+  const pick = (ids: string[], list: ModeSummary[]) => ids.map((id) => list.find((m) => m.id === id)).filter((m): m is ModeSummary => Boolean(m));
+  const panels = PANELS.filter((p) => r.closed.some((m) => m.id === p.mode)).map((p) => {
+    const spec = panel(`closed loop: ${r.closed.find((m) => m.id === p.mode)!.label}`, pick([p.mode, p.baseline, "off"], r.closed), domain);
+    return { ...spec, width: 330, height: 230 };
+  });
+  const rows = [];
+  for (let i = 0; i < panels.length; i += 2) rows.push({ hconcat: panels.slice(i, i + 2) });
+  rows.push({ hconcat: [{ ...panel(`fixed rate, ${r.fixedRate.rate} req/s`, r.fixedRate.modes, domain), width: 700, height: 260 }] });
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: {
       text: "form-start + form-submit latency by percentile",
-      subtitle: `${r.machine.cpus} CPU, ${r.settings.rounds} rounds × ${r.settings.seconds} s per mode; bridge off = the floor; dashed = baselines, the study's alternatives (bench only)`,
+      subtitle: `${r.machine.cpus} CPU, ${r.settings.rounds} rounds × ${r.settings.seconds} s per mode, ${r.settings.connections} connections (closed loop); bridge off = the floor; dashed = baselines, the study's alternatives (bench only)`,
       fontSize: 16,
     },
-    hconcat: [
-      panel(`closed loop, ${r.settings.connections} connections`, r.closed, domain),
-      panel(`fixed rate, ${r.fixedRate.rate} req/s`, r.fixedRate.modes, domain),
-    ],
+    vconcat: rows,
     resolve: { scale: { color: "shared", y: "independent" } },
     config: { font: FONT, legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 320 }, axis: { labelFontSize: 11, titleFontSize: 12 } },
     background: "white",

@@ -141,7 +141,9 @@ async function deliveryPlans(bench: Bench): Promise<DeliveryPlans> {
   });
   const explain = async (tx: postgres.TransactionSql, pattern: RegExp) => {
     const stmt = [...seen].reverse().find((s) => pattern.test(s.query))!;
-    const rows = await tx.unsafe<Array<Record<string, string>>>(`explain (analyze, buffers, costs off) ${stmt.query}`, stmt.params as never[]);
+    // The debug hook sees JSON parameters already serialized: parse them back, or the driver encodes them twice.
+    const params = stmt.params.map((p) => (typeof p === "string" && /^[[{]/.test(p) ? JSON.parse(p) : p));
+    const rows = await tx.unsafe<Array<Record<string, string>>>(`explain (analyze, buffers, costs off) ${stmt.query}`, params as never[]);
     const plan = rows.map((r) => r["QUERY PLAN"]);
     return { executionMs: Number(/Execution Time: ([\d.]+)/.exec(plan.join("\n"))?.[1] ?? NaN), plan };
   };

@@ -8,7 +8,7 @@ import { cpuDelta } from "./cpu.ts";
 import type { Bench } from "./environment.ts";
 import type { Endpoint, LoadJob, LoadOutcome } from "./load.ts";
 
-export type Target = "off" | "on" | "await" | "waituntil";
+export type Target = "off" | "on" | "on5" | "await" | "waituntil";
 
 export interface Mode {
   id: string;
@@ -24,6 +24,7 @@ export const MODES: Mode[] = [
   { id: "on-ok", label: "bridge on, CRM healthy", target: "on", crm: "ok", baseline: false },
   { id: "on-slow", label: "bridge on, CRM slow (3 s)", target: "on", crm: "slow", baseline: false },
   { id: "on-down", label: "bridge on, CRM down", target: "on", crm: "down", baseline: false },
+  { id: "on5-ok", label: "bridge on, 5 destinations healthy", target: "on5", crm: "ok", baseline: false },
   { id: "await-ok", label: "baseline await CRM, healthy", target: "await", crm: "ok", baseline: true },
   { id: "await-slow", label: "baseline await CRM, slow (3 s)", target: "await", crm: "slow", baseline: true },
   { id: "waituntil-ok", label: "baseline waitUntil, healthy", target: "waituntil", crm: "ok", baseline: true },
@@ -31,7 +32,7 @@ export const MODES: Mode[] = [
 ];
 
 /** The modes also run open-loop at a fixed rate (the visitor's latency below saturation). */
-export const FIXED_RATE_MODES = ["off", "on-slow", "on-down"];
+export const FIXED_RATE_MODES = ["off", "on-ok", "on-slow", "on-down", "waituntil-ok"];
 
 export interface RunRecord {
   mode: string;
@@ -55,6 +56,7 @@ export function jobFor(bench: Bench, target: Target, extra: Partial<LoadJob> = {
   const where =
     target === "off" ? fn(bench.off.functionsUrl)
     : target === "on" ? fn(bench.on.functionsUrl)
+    : target === "on5" ? fn(bench.on5.functionsUrl)
     : { origin: bench.baselines.origin, startPath: `/${target}/form-start`, submitPath: `/${target}/form-submit` };
   return { ...where, headers, connections: bench.settings.connections, durationS: bench.settings.seconds, ...extra };
 }

@@ -1,7 +1,9 @@
 /** The printed report: tables, the delivery figures, the target checks. */
 import type { DrainResult } from "./delivery.ts";
+import { BENCH_PROCESS } from "./environment.ts";
 import { MODES } from "./modes.ts";
 import type { ModeSummary, Results } from "./summary.ts";
+import type { TableSizeResult, TableSizes } from "./table-size.ts";
 
 type Cell = string | number;
 
@@ -19,7 +21,7 @@ const cpuShort: Record<string, string> = {
   "functions (bridge on)": "fn",
   baselines: "fn",
   postgres: "pg",
-  "bench process (CRM sandbox, sweeper timer)": "crm",
+  [BENCH_PROCESS]: "crm",
   "load generator": "load",
   "other processes (not the benchmark)": "others",
 };
@@ -27,6 +29,7 @@ const cpuShort: Record<string, string> = {
 const FN_PROCESS: Record<string, string> = {
   off: "functions (bridge off)",
   on: "functions (bridge on)",
+  on5: "functions (bridge on, 5 destinations)",
   await: "baselines",
   waituntil: "baselines",
 };
@@ -35,7 +38,7 @@ function cpuCell(m: ModeSummary): string {
   if (m.requests === 0) return "–";
   const c = m.cpuMsPerRequest;
   const fn = c[FN_PROCESS[MODES.find((x) => x.id === m.id)!.target]] ?? 0;
-  return [fn, c.postgres ?? 0, c["bench process (CRM sandbox, sweeper timer)"] ?? 0].map((v) => v.toFixed(2)).join(" / ");
+  return [fn, c.postgres ?? 0, c[BENCH_PROCESS] ?? 0].map((v) => v.toFixed(2)).join(" / ");
 }
 
 function modeRows(list: ModeSummary[]): Cell[][] {
@@ -77,6 +80,23 @@ function planShape(plan: string[]): string {
     .join(" → ");
 }
 
+function tableSizeLines(t: TableSizeResult): string[] {
+  const names = Object.keys(t.afterLoad.tables);
+  const cell = (sz: TableSizes, n: string) => {
+    const x = sz.tables[n];
+    return x ? `${x.tableMb} + ${x.indexesMb} MB (${x.rows.toLocaleString("en")} rows)` : "–";
+  };
+  return [
+    `Table + index sizes: ${t.deliveries.toLocaleString("en")} delivered deliveries over ${2 * t.retentionDays} days (loaded in ${t.loadS} s), ` +
+      `then ${t.retentionDays}-day retention by ${t.retention} (${t.deleted.toLocaleString("en")} rows in ${t.retentionS} s) and VACUUM, then the next window written on top`,
+    table(
+      ["table", "after the load", "after retention", "after the next window"],
+      [...names.map((n) => [n, cell(t.afterLoad, n), cell(t.afterRetention, n), cell(t.afterNextWindow, n)]),
+        ["total", `${t.afterLoad.totalMb} MB`, `${t.afterRetention.totalMb} MB`, `${t.afterNextWindow.totalMb} MB`]],
+    ),
+  ];
+}
+
 export function renderReport(r: Results): string {
   const out: string[] = [];
   const s = r.settings;
@@ -85,7 +105,7 @@ export function renderReport(r: Results): string {
     `${s.connections} connections, ${s.seconds} s per mode per round, ${s.rounds} rounds (modes interleaved, order reversed every other round),` +
       ` DB_POOL_MAX=${s.dbPoolMax} per function process, CRM_SWEEP_INTERVAL_MS=${s.sweepIntervalMs}, CRM_RETRY_SCHEDULE=${s.retrySchedule}, RATE_LIMIT_PER_MINUTE=0.`,
     `Each connection plays a visitor: form-start, then form-submit with the lead_id it got (figures cover both requests).`,
-    `CPU ms/req: the mode's function process (fn), Postgres (pg), the CRM sandbox (crm, in the bench process); cores: the benchmark's`,
+    `CPU ms/req: the mode's function process (fn), Postgres (pg), the CRM sandbox and doubles (crm, in the bench process); cores: the benchmark's`,
     `processes together (load generator included); others: cores used meanwhile by processes outside the benchmark.`,
     "",
     `Closed loop (autocannon, ${s.connections} connections, as fast as answered)`,
@@ -121,8 +141,29 @@ export function renderReport(r: Results): string {
       Object.entries(r.roundTrips.perRequest).map(([k, v]) => [k, v.beforeAnswer, v.background, v.total]),
     ),
     "",
-    "Targets",
-    ...r.checks.map((c) => `  ${c.ok ? "✓" : "✗"} ${c.name}: ${c.measured}   (target ${c.target})`),
+    `Postgres CPU per form (closed loop; ms of Postgres CPU — backends, autovacuum, checkpointer — per request)`,
+    table(
+      ["mode", "pg ms/form", "÷ bridge off", "÷ plain waitUntil", "others"],
+      r.closed.filter((m) => m.requests > 0).map((m) => {
+        const pg = m.cpuMsPerRequest.postgres ?? 0;
+        const base = (id: string) => r.closed.find((x) => x.id === id)?.cpuMsPerRequest.postgres ?? NaN;
+        return [m.label, pg.toFixed(3), (pg / base("off")).toFixed(2), (pg / base("waituntil-ok")).toFixed(2), m.otherCores.toFixed(2)];
+      }),
+    ),
+    "",
+    `Claim cost with deliveries blocked behind dead heads (sweeper claim, limit 16, 64 healthy deliveries due beside them; parked first by the product's claim + park)`,
+    table(
+      ["blocked", "claims to park them", "claim ms p50", "p90", "execution ms", "claimed"],
+      r.blockedClaims.map((b) => [b.blocked, b.parkingClaims, b.claimMs.p50.toFixed(3), b.claimMs.p90.toFixed(3), b.planMs.toFixed(3), b.claimed]),
+    ),
+    "",
+    ...(r.tableSizes ? tableSizeLines(r.tableSizes) : ["Table sizes: skipped (BENCH_RETENTION_ROWS=0)"]),
+    "",
+    "Targets — issue 12 (the durable bridge at the lossy bridge's price)",
+    ...r.checks.filter((c) => c.group === "issue 12").map((c) => `  ${c.ok ? "✓" : "✗"} ${c.name}: ${c.measured}   (target ${c.target})`),
+    "",
+    "Targets — contract",
+    ...r.checks.filter((c) => c.group !== "issue 12").map((c) => `  ${c.ok ? "✓" : "✗"} ${c.name}: ${c.measured}   (target ${c.target})`),
   );
   const busy = [...r.closed, ...r.fixedRate.modes].filter((m) => m.otherCores > 0.2);
   if (busy.length) {

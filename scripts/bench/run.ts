@@ -3,13 +3,16 @@
  * of its own (free ports, temp dir). Modes, interleaved every round:
  * bridge off (the floor); bridge on with the CRM healthy, slow (3 s) or down;
  * and the study's alternatives as baselines (scripts/bench/baselines: await
- * the CRM, plain waitUntil). Then delivery lag, events lost in an outage, the
- * drain of a 10,000-event backlog, and DB round trips per request.
+ * the CRM, plain waitUntil); bridge on with five destinations. Then delivery
+ * lag, events lost in an outage, the drain of a 10,000-delivery backlog, DB
+ * round trips per request, the claim's cost behind a blocked backlog, and
+ * table sizes after 1M deliveries and retention. docs/benchmark.md.
  * Writes bench/results.json and bench/latency.png.
  *
  * Env: BENCH_SECONDS (10), BENCH_ROUNDS (2), BENCH_CONNECTIONS (20),
  * BENCH_RATE_FRACTION (0.5), BENCH_LAG_RATE (50), BENCH_BACKLOG (10000),
- * BENCH_OUTAGE_REQUESTS (500), DB_POOL_MAX (8), CRM_SWEEP_INTERVAL_MS (200).
+ * BENCH_OUTAGE_REQUESTS (500), BENCH_BLOCKED (5000,10000,20000),
+ * BENCH_RETENTION_ROWS (1000000; 0 skips), DB_POOL_MAX (8), CRM_SWEEP_INTERVAL_MS (200).
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -19,6 +22,7 @@ import { leadBody } from "../../src/crm/monelec-bodies.ts";
 import { denoBinary } from "../local/deno-functions.ts";
 import { formStartBody } from "./bodies.ts";
 import { renderChart } from "./chart.ts";
+import { blockedClaims } from "./blocked-claim.ts";
 import { backlogDrain, drainProfile, outageLoss, pacedLag } from "./delivery.ts";
 import { BENCH_CRM_KEY, type Bench, startBench } from "./environment.ts";
 import { FIXED_RATE_MODES, MODES, type Mode, type RunRecord, requestCount, runMode } from "./modes.ts";
@@ -27,6 +31,7 @@ import { countRoundTrips } from "./round-trips.ts";
 import { loadSettings } from "./settings.ts";
 import { round, summarize } from "./stats.ts";
 import { checks, type Results, summarizeMode } from "./summary.ts";
+import { type TableSizeResult, tableSizes } from "./table-size.ts";
 
 const OUT_DIR = fileURLToPath(new URL("../../bench/", import.meta.url));
 const started = Date.now();
@@ -78,7 +83,7 @@ async function main() {
     // Warm-up: JIT, pools, caches; the bridge-off capacity sets the fixed rate.
     const warmS = Math.min(4, settings.seconds);
     const capacity: Record<string, number> = {};
-    for (const id of ["off", "on-ok", "await-ok", "waituntil-ok"]) {
+    for (const id of ["off", "on-ok", "on5-ok", "await-ok", "waituntil-ok"]) {
       progress(`warm-up: ${byId(id).label} (${warmS} s)`);
       const r = await runMode(bench, byId(id), 0, { durationS: warmS });
       capacity[id] = requestCount(r.outcome) / r.outcome.durationS;
@@ -116,6 +121,17 @@ async function main() {
     const profile = await drainProfile(bench);
     const ceiling = await sandboxCeiling(bench);
 
+    progress(`claim cost with ${settings.blockedSizes.join(" / ")} deliveries blocked behind dead heads`);
+    await bench.settle();
+    await bench.sweeper.pause();
+    const blocked = await blockedClaims(bench, settings.blockedSizes).finally(() => bench.sweeper.resume());
+
+    let sizes: TableSizeResult | null = null;
+    if (settings.retentionRows > 0) {
+      progress(`table sizes: ${settings.retentionRows} delivered deliveries, then retention`);
+      sizes = await tableSizes(bench, settings.retentionRows);
+    }
+
     const saturatedLag = runs.filter((r) => r.lagMs && r.round > 0 && r.kind === "closed").flatMap((r) => r.lagMs!);
     const partial: Omit<Results, "checks"> = {
       generatedAt: new Date().toISOString(),
@@ -135,7 +151,9 @@ async function main() {
       drain: { ...drain },
       drainProfile: profile.map((p) => ({ ...p, reports: undefined })),
       sandboxCeiling: ceiling,
-      functionLogProblems: [...bench.logs.off.problems, ...bench.logs.on.problems],
+      blockedClaims: blocked,
+      tableSizes: sizes,
+      functionLogProblems: [...bench.logs.off.problems, ...bench.logs.on.problems, ...bench.logs.on5.problems],
     };
     const results: Results = { ...partial, checks: checks(partial) };
 

@@ -11,6 +11,10 @@ export interface BenchSettings {
   backlogEvents: number;
   /** Requests sent during the simulated CRM outage (per implementation). */
   outageRequests: number;
+  /** Delivered deliveries written for the table-size measurement (0: skipped). */
+  retentionRows: number;
+  /** Blocked-backlog sizes for the claim-cost measurement. */
+  blockedSizes: number[];
   dbPoolMax: number;
   sweepIntervalMs: number;
   crmSlowMs: number;
@@ -33,6 +37,12 @@ export function loadSettings(): BenchSettings {
     lagRate: num("BENCH_LAG_RATE", 50),
     backlogEvents: Math.round(num("BENCH_BACKLOG", 10_000)),
     outageRequests: Math.round(num("BENCH_OUTAGE_REQUESTS", 500)),
+    retentionRows: process.env.BENCH_RETENTION_ROWS?.trim() === "0" ? 0 : Math.round(num("BENCH_RETENTION_ROWS", 1_000_000)),
+    blockedSizes: (process.env.BENCH_BLOCKED?.trim() || "5000,10000,20000").split(",").map((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`BENCH_BLOCKED must be a comma-separated list of positive integers, got "${v}"`);
+      return n;
+    }),
     dbPoolMax: Math.round(num("DB_POOL_MAX", 8)),
     sweepIntervalMs: Math.round(num("CRM_SWEEP_INTERVAL_MS", 200)),
     crmSlowMs: 3_000,

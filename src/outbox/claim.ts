@@ -119,28 +119,39 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
     )${takeTokens},
     -- The newest waiting snapshot goes instead of the head, unless a dead one is in between.
     target as (
-      select g.record_id, g.head_seq,
-             coalesce((select max(m.seq) from crm_deliveries m
-                       where m.destination = ${d} and m.record_id = g.record_id
-                         and m.seq > g.head_seq and m.seq <= g.last_seq and m.state in ('pending', 'blocked')
-                         and not exists (select 1 from crm_deliveries x
-                                         where x.destination = ${d} and x.record_id = g.record_id
-                                           and x.seq > g.head_seq and x.seq < m.seq and x.state = 'dead')),
-                       g.head_seq) as target_seq
+      select g.record_id, g.head_seq, coalesce(n.seq, g.head_seq) as target_seq, coalesce(n.event_id, g.event_id) as target_id
       from granted g
+      left join lateral (
+        select m.seq, m.event_id from crm_deliveries m
+        where m.destination = ${d} and m.record_id = g.record_id
+          and m.seq > g.head_seq and m.seq <= g.last_seq and m.state in ('pending', 'blocked')
+          and not exists (select 1 from crm_deliveries x
+                          where x.destination = ${d} and x.record_id = g.record_id
+                            and x.seq > g.head_seq and x.seq < m.seq and x.state = 'dead')
+        order by m.seq desc limit 1) n on true
+    ),
+    -- Both updates reach their rows by primary key, from the few target rows:
+    -- never a scan of the destination's rows, whatever the statistics say.
+    -- Materialized, and the lateral kept a subquery (offset 0): inlined, the planner may join
+    -- the destination's whole order index against itself on stale statistics (seconds).
+    skipped as materialized (
+      select m.event_id from target t
+      cross join lateral (
+        select m.event_id from crm_deliveries m
+        where m.destination = ${d} and m.record_id = t.record_id and m.seq >= t.head_seq and m.seq < t.target_seq
+          and m.state in ('pending', 'blocked')
+        offset 0) m
     ),
     sup as (
       update crm_deliveries s set state = 'superseded', locked_until = null, claim_token = null, updated_at = now()
-      from target t
-      where s.destination = ${d} and s.record_id = t.record_id and s.seq >= t.head_seq and s.seq < t.target_seq
-        and s.state in ('pending', 'blocked')
+      from skipped k
+      where s.event_id = k.event_id and s.destination = ${d} and s.state in ('pending', 'blocked')
     ),
     claimed as (
       update crm_deliveries c set state = 'pending', locked_until = now() + ${opts.leaseMs} * interval '1 millisecond',
              claim_token = gen_random_uuid(), updated_at = now()
       from target t
-      where c.destination = ${d} and c.record_id = t.record_id and c.seq = t.target_seq
-        and c.state in ('pending', 'blocked') -- always true of the target; lets crm_deliveries_order_idx find it
+      where c.event_id = t.target_id and c.destination = ${d}
       returning c.event_id, c.record_id, c.seq, c.attempts, c.claim_token
     )
     select 'claimed' as kind, c.event_id, c.record_id, c.seq::text as seq, c.attempts, c.claim_token,

@@ -56,7 +56,10 @@ export async function recordAttempts(sql: Sql, records: AttemptRecord[]): Promis
         delivered_at = case when r.state = 'delivered' then now() else d.delivered_at end,
         updated_at = now()
       from r
-      where d.event_id = r.event_id and d.destination = r.destination and d.claim_token = r.claim_token
+      -- By primary key, whatever the plan: a cached generic plan takes jsonb_to_recordset
+      -- for 100 rows and would otherwise hash-join them against a scan of the whole table.
+      where d.event_id = any (array(select event_id from r))
+        and d.event_id = r.event_id and d.destination = r.destination and d.claim_token = r.claim_token
       returning d.event_id, d.destination, d.record_id, d.seq, d.state
     ),
     log as (
