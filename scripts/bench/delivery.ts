@@ -13,7 +13,7 @@ import { recordAttempts } from "../../src/outbox/record.ts";
 import { sweep, type SweepReport } from "../../src/outbox/sweep.ts";
 import { formStartBody } from "./bodies.ts";
 import { type CpuSnapshot, cpuDelta, OTHERS } from "./cpu.ts";
-import { BENCH_CRM_KEY, type Bench, sleep, waitFor } from "./environment.ts";
+import { BENCH_CRM_KEY, type Bench, MONELEC_DRAIN_RATE, sleep, waitFor } from "./environment.ts";
 import { MODES, runMode } from "./modes.ts";
 import { round } from "./stats.ts";
 
@@ -278,6 +278,7 @@ function viaNodeSweep(bench: Bench, concurrency: number, stub: boolean) {
         DB_POOL_MAX: String(bench.settings.dbPoolMax),
         MONELEC_API_URL: bench.on.crmUrl,
         MONELEC_API_KEY: BENCH_CRM_KEY,
+        MONELEC_RATE_LIMIT: String(MONELEC_DRAIN_RATE), // as the stacks have it: the bucket, not the outbox, would be measured
       }),
       {
         log: createLogger({}, () => {}),

@@ -41,10 +41,10 @@ export interface TableSizeResult {
 
 async function sizes(db: postgres.Sql): Promise<TableSizes> {
   const rows = await db<{ name: string; rows: number; table_b: string; index_b: string }[]>`
-    select c.relname as name, coalesce(s.n_live_tup, 0)::int as rows,
-           pg_table_size(c.oid)::text as table_b, pg_indexes_size(c.oid)::text as index_b
-    from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
-    where c.relname in ${db(TABLES as unknown as string[])} and c.relkind = 'r'`;
+    select c.relname as name, 0 as rows, pg_table_size(c.oid)::text as table_b, pg_indexes_size(c.oid)::text as index_b
+    from pg_class c where c.relname in ${db(TABLES as unknown as string[])} and c.relkind = 'r'`;
+  // Exact counts (n_live_tup is an estimate that VACUUM leaves far off after a mass delete).
+  for (const r of rows) r.rows = (await db.unsafe<{ n: number }[]>(`select count(*)::int as n from ${r.name}`))[0].n;
   const mb = (b: string) => Math.round(Number(b) / 1048576 * 10) / 10;
   const tables = Object.fromEntries(rows.map((r) => [r.name, { rows: r.rows, tableMb: mb(r.table_b), indexesMb: mb(r.index_b) }]));
   const totalMb = Math.round(rows.reduce((n, r) => n + Number(r.table_b) + Number(r.index_b), 0) / 1048576 * 10) / 10;
