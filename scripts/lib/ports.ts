@@ -86,9 +86,16 @@ export async function assertPortsFree(claims: PortClaim[]): Promise<void> {
     if (other) throw new Error(`${other.setting} and ${claim.setting} are both ${claim.port}: give each its own port.`);
     seen.set(claim.port, claim);
   }
-  const taken: PortClaim[] = [];
-  for (const claim of fixed) if (await isPortInUse(claim.port)) taken.push(claim);
-  if (taken.length > 0) throw new PortsInUseError(taken);
+  // A stack killed a moment ago may still be letting go of its ports (Postgres stops
+  // itself once it sees its parent gone): a taken port is asked again for a few seconds.
+  let taken: PortClaim[] = [];
+  for (let attempt = 0; attempt < 12; attempt++) {
+    taken = [];
+    for (const claim of fixed) if (await isPortInUse(claim.port)) taken.push(claim);
+    if (taken.length === 0) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new PortsInUseError(taken);
 }
 
 /**

@@ -29,7 +29,8 @@ export interface DeliveryEvent {
 /**
  * What one attempt came to.
  * - delivered: accepted (2xx, or the vendor's "already there" answer).
- * - retry: try again later (network error, timeout, 408/425/429/5xx); `retryAfterMs` when the vendor said.
+ * - retry: try again later (network error, timeout, 408/425/429/5xx); `retryAfterMs` when the vendor said;
+ *   `uncounted`: nothing was sent (see `busy`), so the attempt does not count against the schedule.
  * - dead: refused for this record for good (other 4xx); an operator may retry or discard it.
  * - throttled: a quota of the whole destination is spent until `resumeAt` (epoch ms): every
  *   delivery of the destination waits until then, and this attempt does not count against the schedule.
@@ -39,7 +40,7 @@ export interface DeliveryEvent {
  */
 export type AttemptOutcome =
   | { kind: "delivered"; httpStatus: number; excerpt?: string }
-  | { kind: "retry"; httpStatus: number | null; error: string; retryAfterMs?: number; excerpt?: string }
+  | { kind: "retry"; httpStatus: number | null; error: string; retryAfterMs?: number; excerpt?: string; uncounted?: boolean }
   | { kind: "dead"; httpStatus: number | null; error: string; excerpt?: string }
   | { kind: "throttled"; httpStatus: number | null; error: string; resumeAt: number; excerpt?: string }
   | { kind: "pause"; httpStatus: number | null; error: string; reason: string; excerpt?: string };
@@ -107,5 +108,5 @@ export interface DestinationModule<S = unknown> {
 
 /** The outcome for a delivery that found `what` locked by another deliverer (retried soon, not a server failure). */
 export function busy(what: string): AttemptOutcome {
-  return { kind: "retry", httpStatus: 409, error: `busy: another delivery is working on ${what}; tried again shortly`, retryAfterMs: 1_000 };
+  return { kind: "retry", httpStatus: 409, error: `busy: another delivery is working on ${what}; tried again shortly`, retryAfterMs: 1_000, uncounted: true };
 }

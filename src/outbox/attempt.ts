@@ -130,6 +130,7 @@ async function nextState(ob: Outbox, delivery: ClaimedDelivery, outcome: Attempt
     case "pause":
       return { ...base, state: "pending", retryInMs: PAUSED_RECHECK_MS, counted: false };
     case "retry": {
+      if (outcome.uncounted) return { ...base, state: "pending", retryInMs: outcome.retryAfterMs ?? 1_000, counted: false };
       const delay = nextRetryDelay(ob.retryScheduleMs, delivery.attempts + 1, outcome.retryAfterMs);
       if (delay !== null) return { ...base, state: "pending", retryInMs: delay, counted: true };
       // Out of retries — unless the whole destination is down: then nothing dies while its circuit is open.
