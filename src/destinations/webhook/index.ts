@@ -15,7 +15,7 @@
 import { call, classifyStatus, delivered, excerptOf } from "../http.ts";
 import type { AttemptOutcome, DestinationCheck, DestinationModule } from "../types.ts";
 import { webhookBody } from "./mapping.ts";
-import { decodeSecret, parseSecrets, signatureHeader } from "./signature.ts";
+import { decodeSecret, parseSecrets, SECRET_PREFIX, signatureHeader, toBase64 } from "./signature.ts";
 
 export interface WebhookSettings {
   url: string;
@@ -27,8 +27,8 @@ export interface WebhookSettings {
 
 /** No vendor limit: a pace any n8n/Make/Zapier hook absorbs while a backlog drains. */
 export const DEFAULT_WEBHOOK_RATE = { perSecond: 50, burst: 100 };
-/** The local double's fixed secret (32 bytes of readable ASCII: obviously not a real one). */
-export const LOCAL_WEBHOOK_SECRET = "whsec_<key>bG9jYWwtd2ViaG9vay1kb3VibGUtc2VjcmV0LTMyYnk=";
+/** The local double's fixed secret: 32 bytes of readable ASCII, obviously not a real one. */
+export const LOCAL_WEBHOOK_SECRET = SECRET_PREFIX + toBase64(new TextEncoder().encode("local-webhook-double-secret-32by"));
 /** Where the local double listens under its base URL. */
 export const LOCAL_WEBHOOK_PATH = "/hooks/crm-events";
 
