@@ -41,10 +41,11 @@ export async function retryDead(sql: Pool, filter: DeliveryFilter): Promise<Retr
       await tx`update crm_deliveries set state = 'superseded', updated_at = now()
                where event_id = ${row.event_id} and destination = ${row.destination}`;
       await enqueue(tx, event, { destinations: [{ name: row.destination, leaseMs: 0 }] });
+      // Later deliveries parked behind the dead one: its replacement is newer, so they go (or are
+      // superseded) now. In the same transaction: nothing is left parked behind nothing.
+      await unpark(tx, [{ destination: row.destination, recordId: row.record_id }]);
       report.requeued++;
     });
-    // Later deliveries parked behind the dead one: its replacement is newer, so they go (or are superseded) now.
-    await unpark(sql, [{ destination: row.destination, recordId: row.record_id }]);
   }
   return report;
 }
@@ -72,11 +73,13 @@ export async function sendPendingNow(sql: Pool, filter: DeliveryFilter): Promise
 
 /** Gives up on dead deliveries on purpose: their records are unblocked. */
 export async function discardDead(sql: Pool, filter: DeliveryFilter): Promise<number> {
-  const rows = await sql<{ destination: string; record_id: string }[]>`
-    update crm_deliveries d set state = 'discarded', updated_at = now()
-    from crm_events e
-    where e.id = d.event_id and d.state = 'dead' and ${filterSql(sql, { ...filter, state: undefined })}
-    returning d.destination, d.record_id`;
-  await unpark(sql, rows.map((r) => ({ destination: r.destination, recordId: r.record_id })));
-  return rows.length;
+  return await sql.begin(async (tx) => {
+    const rows = await tx<{ destination: string; record_id: string }[]>`
+      update crm_deliveries d set state = 'discarded', updated_at = now()
+      from crm_events e
+      where e.id = d.event_id and d.state = 'dead' and ${filterSql(tx, { ...filter, state: undefined })}
+      returning d.destination, d.record_id`;
+    await unpark(tx, rows.map((r) => ({ destination: r.destination, recordId: r.record_id })));
+    return rows.length;
+  });
 }

@@ -78,7 +78,7 @@ export async function outboxStatus(sql: Sql, configured: string[] = [], recent =
            (select count(*)::int from crm_deliveries d where d.destination = dn.name and d.state = st.state) as n,
            case when st.state = 'pending' then
              (select w.created_at from crm_deliveries w
-              where w.destination = dn.name and w.state in ('pending', 'blocked') order by w.seq limit 1) end as oldest,
+              where w.destination = dn.name and w.state in ('pending', 'blocked') order by w.created_at limit 1) end as oldest,
            case when st.state = 'delivered' then
              (select l.updated_at from crm_deliveries l
               where l.destination = dn.name and l.state = 'delivered' order by l.updated_at desc limit 1) end as last

@@ -9,7 +9,7 @@
 import { attempt } from "./attempt.ts";
 import { claim, type ClaimOptions } from "./claim.ts";
 import type { Outbox } from "./outbox.ts";
-import { park, unpark } from "./park.ts";
+import { park } from "./park.ts";
 import type { ClaimedDelivery, Fanout, NewEvent } from "./types.ts";
 
 /** How many further deliveries of one record the immediate path may send in a row. */
@@ -34,8 +34,7 @@ export async function deliverNow(ob: Outbox, event: NewEvent, fanout: Fanout): P
         : (await claimAndPark(ob, { destination: name, limit: 1, leaseMs, eventId: event.id })).claimed[0];
       for (let sent = 0; next && sent < CHAIN_LIMIT; sent++) {
         const done = await attempt(ob, next);
-        if (!done.hasNext) return;
-        await unpark(ob.sql, [{ destination: name, recordId: next.recordId }]);
+        if (!done.hasNext) return; // the completion made the next delivery the head
         next = (await claimAndPark(ob, { destination: name, limit: 1, leaseMs, recordId: next.recordId })).claimed[0];
       }
     } catch (err) {

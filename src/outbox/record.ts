@@ -1,7 +1,8 @@
 /**
  * Records finished attempts, many in one statement (graphile-worker's and
  * River's batched completion): each delivery's new state, its attempt-log
- * row, and — when a destination delivered again — its circuit closed. A
+ * row, when a destination delivered again its circuit closed, and when a
+ * record's head was delivered its next delivery made the head. A
  * completion whose claim token no longer matches (the lease ran out and
  * someone else took the delivery) changes nothing but the attempt log.
  */
@@ -71,12 +72,26 @@ export async function recordAttempts(sql: Sql, records: AttemptRecord[]): Promis
     healed as (
       update crm_destinations c set circuit_open_until = null, circuit_reason = null, circuit_opened_at = null, updated_at = now()
       where c.circuit_open_until is not null and c.name in (select destination from upd where state = 'delivered')
+    ),
+    -- A delivered head's record: its next delivery becomes the head, and goes now if it was
+    -- parked. In this statement, so no crash can leave it parked behind nothing. A 'pending'
+    -- row matches too: a park of it committing while this statement waits is re-checked
+    -- on the parked row (read committed), which this update then makes pending again.
+    unparked as (
+      update crm_deliveries n set state = 'pending',
+             next_attempt_at = case when n.state = 'blocked' then now() else n.next_attempt_at end,
+             updated_at = now()
+      from upd u
+      where u.state = 'delivered' and n.destination = u.destination and n.record_id = u.record_id
+        and n.state in ('pending', 'blocked')
+        and n.seq = (select m.seq from crm_deliveries m
+                     where m.destination = u.destination and m.record_id = u.record_id and m.seq > u.seq
+                       and m.state in ('pending', 'blocked', 'dead')
+                     order by m.seq limit 1)
+      returning n.destination, n.record_id
     )
     select u.event_id, u.destination, u.record_id, u.state,
-           (u.state = 'delivered' and exists (
-              select 1 from crm_deliveries n
-              where n.destination = u.destination and n.record_id = u.record_id and n.seq > u.seq
-                and n.state in ('pending', 'blocked', 'dead'))) as has_next
+           exists (select 1 from unparked x where x.destination = u.destination and x.record_id = u.record_id) as has_next
     from upd u`;
   const byKey = new Map(rows.map((r) => [`${r.event_id}/${r.destination}`, r]));
   return records.map(({ delivery: d }) => {

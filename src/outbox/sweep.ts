@@ -9,7 +9,6 @@ import { attempt, type AttemptResult } from "./attempt.ts";
 import { claimAndPark } from "./deliver.ts";
 import { registerDestinations } from "./destination-state.ts";
 import type { ActiveDestination, Outbox } from "./outbox.ts";
-import { unpark } from "./park.ts";
 
 export interface SweepOptions {
   /** Deliveries in flight at once per destination (default 16, at most its burst). */
@@ -61,8 +60,6 @@ async function sweepDestination(ob: Outbox, dest: ActiveDestination, r: Destinat
         r.parked += got.behind.length;
         const results = await Promise.all(got.claimed.map((d) => attempt(ob, d)));
         for (const a of results) r[a.result]++;
-        const next = results.filter((a) => a.hasNext).map((a) => ({ destination: a.destination, recordId: a.recordId }));
-        if (next.length > 0) await unpark(ob.sql, next);
         if (got.claimed.length === 0 && got.behind.length === 0) {
           if (got.waiting === 0) return;
           // Heads are due but the bucket is empty: wait for the next token.

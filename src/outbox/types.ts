@@ -68,6 +68,6 @@ export interface RecordedAttempt {
   /** False when the lease was lost to another deliverer (nothing was written but the attempt log). */
   completed: boolean;
   state: DeliveryState | null;
-  /** Delivered, and a later delivery of the same record waits at this destination. */
+  /** Delivered, and the record's next delivery at this destination is now its head (due, pending). */
   hasNext: boolean;
 }

@@ -19,8 +19,10 @@ import { deliverNow } from "../../src/outbox/deliver.ts";
 import { pauseDestination, resumeDestination } from "../../src/outbox/destination-events.ts";
 import { enqueue } from "../../src/outbox/enqueue.ts";
 import { createOutbox, type Outbox } from "../../src/outbox/outbox.ts";
+import { park } from "../../src/outbox/park.ts";
+import { recordAttempts } from "../../src/outbox/record.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
-import type { Fanout, NewEvent } from "../../src/outbox/types.ts";
+import type { AttemptRecord, ClaimedDelivery, Fanout, NewEvent } from "../../src/outbox/types.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
 const KEY = "outbox-test-key";
@@ -92,6 +94,9 @@ const states = async (destination: string) =>
   Object.fromEntries((await db.sql`select state, count(*)::int as n from crm_deliveries where destination = ${destination} group by state`)
     .map((r) => [r.state, r.n]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What the completer gets for an accepted attempt. */
+const delivered = (delivery: ClaimedDelivery): AttemptRecord =>
+  ({ delivery, outcome: { kind: "delivered", httpStatus: 200 }, durationMs: 5, state: "delivered", retryInMs: 0, counted: true }) as AttemptRecord;
 
 describe("fan-out", () => {
   it("one event, one delivery per destination, each received as its vendor expects", async () => {
@@ -208,6 +213,55 @@ describe("ordering per (destination, record)", () => {
     expect(rows.map((r) => r.state)).toEqual(["dead", "blocked"]);
     expect(monelecKeys()).toEqual([]);
     expect(hookIds()).toEqual([first.id, second.id]); // the webhook got both, in order
+  });
+
+  it("the head's completion makes the parked next delivery due in the same statement: a crash right after it strands nothing", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const [first] = await queue(ob, 1);
+    const [head] = (await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 60_000 })).claimed;
+    const second: NewEvent = { ...first, id: crypto.randomUUID(), data: { ...first.data, firstName: "later" } };
+    await enqueue(db.sql, second, fanoutOf(ob));
+    const found = await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 60_000 });
+    expect(found.behind).toEqual([second.id]);
+    expect(await park(db.sql, "monelec", found.behind)).toBe(1);
+    // The completion, and nothing after it (the process dies there).
+    const [done] = await recordAttempts(db.sql, [delivered(head)]);
+    expect(done).toMatchObject({ state: "delivered", hasNext: true });
+    const [row] = await db.sql`select state, next_attempt_at <= now() as due from crm_deliveries where event_id = ${second.id}`;
+    expect(row).toEqual({ state: "pending", due: true });
+  });
+
+  it("a park committing while the head's completion waits for it is undone by that completion", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const [first] = await queue(ob, 1);
+    const [head] = (await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 60_000 })).claimed;
+    const second: NewEvent = { ...first, id: crypto.randomUUID(), data: { ...first.data, firstName: "later" } };
+    await enqueue(db.sql, second, fanoutOf(ob));
+    // A parker holds the head (FOR SHARE, as park does) and has parked `second`, not yet committed.
+    const other = createSql(db.url, { max: 1 });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const parker = other.begin(async (tx) => {
+        await tx`select 1 from crm_deliveries where event_id = ${first.id} and destination = 'monelec' for share`;
+        await tx`update crm_deliveries set state = 'blocked' where event_id = ${second.id} and destination = 'monelec'`;
+        locked();
+        await held;
+      });
+      await isLocked;
+      const completion = recordAttempts(db.sql, [delivered(head)]); // waits for the parker's lock
+      await sleep(200);
+      release();
+      await parker;
+      const [done] = await completion;
+      expect(done).toMatchObject({ state: "delivered", hasNext: true });
+      const [row] = await db.sql`select state from crm_deliveries where event_id = ${second.id}`;
+      expect(row.state).toBe("pending");
+    } finally {
+      await other.end({ timeout: 5 });
+    }
   });
 
   it("parked deliveries are out of the claim's way: a due row behind 200 blocked ones is claimed at once", async () => {
