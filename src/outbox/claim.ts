@@ -148,8 +148,9 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
       where s.event_id = k.event_id and s.destination = ${d} and s.state in ('pending', 'blocked')
     ),
     claimed as (
+      -- updated_at (an indexed column) moves only when the state does: a lease alone is a HOT update.
       update crm_deliveries c set state = 'pending', locked_until = now() + ${opts.leaseMs} * interval '1 millisecond',
-             claim_token = gen_random_uuid(), updated_at = now()
+             claim_token = gen_random_uuid(), updated_at = case when c.state = 'pending' then c.updated_at else now() end
       from target t
       where c.event_id = t.target_id and c.destination = ${d}
       returning c.event_id, c.record_id, c.seq, c.attempts, c.claim_token
