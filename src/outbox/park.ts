@@ -6,9 +6,13 @@
  *
  * The head check of `park` locks the head rows (FOR SHARE): a head completing
  * at the same moment either commits first (then it no longer counts, and
- * nothing is parked) or waits for the park to commit (then the unpark that
- * follows the completion, a later statement, sees the parked row). So a row is
- * never left blocked behind nothing.
+ * nothing is parked) or waits for the park to commit (then the completion's
+ * own unpark, ./record.ts, re-reads the parked row and makes it pending). An
+ * operator's change of a head unparks in its own transaction. So a row is
+ * never left blocked behind nothing, whatever process dies when.
+ *
+ * `unpark` here is for the operator's actions; a delivered head's completion
+ * unparks its record's next delivery in its own statement.
  */
 import type { Sql } from "../db/sql.ts";
 
