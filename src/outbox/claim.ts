@@ -118,13 +118,19 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
       where p.rn <= least(${opts.limit}, case when g.probing then 1 else ${opts.limit} end, (select floor(avail) from bucket))
     )${takeTokens},
     -- The newest waiting snapshot goes instead of the head, unless a dead one is in between.
+    -- A record's rows are read with the order index's own predicate (pending, blocked, dead),
+    -- 'dead' filtered apart: written as "pending or blocked", the predicate of the console's
+    -- waiting index (destination, created_at), which stale statistics make look cheaper — and
+    -- then each record reads every waiting row of the destination (53 ms per claim on a
+    -- 10,000-delivery backlog analyzed before it built up).
     target as (
       select g.record_id, g.head_seq, coalesce(n.seq, g.head_seq) as target_seq, coalesce(n.event_id, g.event_id) as target_id
       from granted g
       left join lateral (
         select m.seq, m.event_id from crm_deliveries m
         where m.destination = ${d} and m.record_id = g.record_id
-          and m.seq > g.head_seq and m.seq <= g.last_seq and m.state in ('pending', 'blocked')
+          and m.seq > g.head_seq and m.seq <= g.last_seq
+          and m.state in ('pending', 'blocked', 'dead') and m.state <> 'dead'
           and not exists (select 1 from crm_deliveries x
                           where x.destination = ${d} and x.record_id = g.record_id
                             and x.seq > g.head_seq and x.seq < m.seq and x.state = 'dead')
@@ -139,13 +145,14 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
       cross join lateral (
         select m.event_id from crm_deliveries m
         where m.destination = ${d} and m.record_id = t.record_id and m.seq >= t.head_seq and m.seq < t.target_seq
-          and m.state in ('pending', 'blocked')
+          and m.state in ('pending', 'blocked', 'dead') and m.state <> 'dead'
         offset 0) m
     ),
     sup as (
       update crm_deliveries s set state = 'superseded', locked_until = null, claim_token = null, updated_at = now()
       from skipped k
-      where s.event_id = k.event_id and s.destination = ${d} and s.state in ('pending', 'blocked')
+      -- "Pending or blocked" spelled so that no partial index's predicate matches: by primary key.
+      where s.event_id = k.event_id and s.destination = ${d} and s.state not in ('delivered', 'dead', 'discarded', 'superseded')
     ),
     claimed as (
       -- updated_at (an indexed column) moves only when the state does: a lease alone is a HOT update.

@@ -83,7 +83,7 @@ export async function recordAttempts(sql: Sql, records: AttemptRecord[]): Promis
              updated_at = now()
       from upd u
       where u.state = 'delivered' and n.destination = u.destination and n.record_id = u.record_id
-        and n.state in ('pending', 'blocked')
+        and n.state in ('pending', 'blocked', 'dead') and n.state <> 'dead' -- the order index's predicate: see claim.ts
         and n.seq = (select m.seq from crm_deliveries m
                      where m.destination = u.destination and m.record_id = u.record_id and m.seq > u.seq
                        and m.state in ('pending', 'blocked', 'dead')

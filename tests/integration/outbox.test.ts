@@ -5,6 +5,7 @@
  * destinations received is the oracle: the sandbox and the receiver record
  * every accepted call.
  */
+import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startCrmSandbox, type CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
 import { loadDestinations } from "../../src/config.ts";
@@ -20,7 +21,7 @@ import { pauseDestination, resumeDestination } from "../../src/outbox/destinatio
 import { enqueue } from "../../src/outbox/enqueue.ts";
 import { createOutbox, type Outbox } from "../../src/outbox/outbox.ts";
 import { park } from "../../src/outbox/park.ts";
-import { recordAttempts } from "../../src/outbox/record.ts";
+import { createCompleter, recordAttempts } from "../../src/outbox/record.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
 import type { AttemptRecord, ClaimedDelivery, Fanout, NewEvent } from "../../src/outbox/types.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
@@ -94,6 +95,13 @@ const states = async (destination: string) =>
   Object.fromEntries((await db.sql`select state, count(*)::int as n from crm_deliveries where destination = ${destination} group by state`)
     .map((r) => [r.state, r.n]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+interface PlanNode {
+  "Relation Name"?: string;
+  "Actual Rows"?: number;
+  "Actual Loops"?: number;
+  "Rows Removed by Filter"?: number;
+  Plans?: PlanNode[];
+}
 /** What the completer gets for an accepted attempt. */
 const delivered = (delivery: ClaimedDelivery): AttemptRecord =>
   ({ delivery, outcome: { kind: "delivered", httpStatus: 200 }, durationMs: 5, state: "delivered", retryInMs: 0, counted: true }) as AttemptRecord;
@@ -493,6 +501,50 @@ describe("batched completion", () => {
       expect(lines).toHaveLength(10);
     } finally {
       await db.sql.unsafe(`drop trigger fail_victim on crm_deliveries; drop function fail_victim();`);
+    }
+  });
+});
+
+describe("plans on the statistics an outage leaves", () => {
+  it("claims and completions read only their records' rows when the table was analyzed before a 5,000-delivery backlog built up", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    await db.sql`analyze crm_deliveries`; // empty: what autovacuum last saw before the outage
+    const rows = Array.from({ length: 5000 }, (_, i) => {
+      const id = crypto.randomUUID();
+      return { id: crypto.randomUUID(), record_id: id, data: leadBody({ id, email: `b${i}@example.fr`, firstname: "Backlog" }) };
+    });
+    await db.sql`
+      with ev as (
+        insert into crm_events (id, type, record_type, record_id, data, fanout)
+        select id, 'lead.upserted', 'lead', record_id, data, 1
+        from jsonb_to_recordset(${db.sql.json(rows as never)}) as x(id uuid, record_id uuid, data jsonb)
+        returning id, record_id, seq)
+      insert into crm_deliveries (event_id, destination, record_id, seq, state, attempts)
+      select id, 'monelec', record_id, seq, 'pending', 1 from ev`;
+    // Every plan the claim and the completion run, with the rows each node read.
+    const plans: Array<{ Plan: PlanNode }> = [];
+    const traced = postgres(db.url, {
+      max: 1,
+      connection: {
+        session_preload_libraries: "auto_explain", "auto_explain.log_min_duration": "0", "auto_explain.log_analyze": "on",
+        "auto_explain.log_level": "notice", "auto_explain.log_format": "json", "auto_explain.log_nested_statements": "on",
+      } as Record<string, string>,
+      onnotice: (n) => {
+        const text = String(n.message);
+        try { plans.push(JSON.parse(text.slice(text.indexOf("{")))); } catch { /* not a plan */ }
+      },
+    });
+    try {
+      const report = await sweep({ ...ob, sql: traced, completer: createCompleter(traced) }, { concurrency: 16 });
+      expect(report.destinations.monelec.delivered).toBe(5000);
+      const read = (n: PlanNode): number =>
+        (n["Relation Name"] === "crm_deliveries" ? ((n["Actual Rows"] ?? 0) + (n["Rows Removed by Filter"] ?? 0)) * (n["Actual Loops"] ?? 1) : 0) +
+        (n.Plans ?? []).reduce((sum, c) => sum + read(c), 0);
+      const worst = Math.max(...plans.map((p) => read(p.Plan)));
+      // A claim of 16 looks at its 32 candidates and their records; a scan of the backlog reads thousands.
+      expect(worst).toBeLessThan(500);
+    } finally {
+      await traced.end({ timeout: 5 });
     }
   });
 });
