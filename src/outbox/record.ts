@@ -57,9 +57,15 @@ export async function recordAttempts(sql: Sql, records: AttemptRecord[]): Promis
         delivered_at = case when r.state = 'delivered' then now() else d.delivered_at end,
         updated_at = now()
       from r
-      -- By primary key, whatever the plan: a cached generic plan takes jsonb_to_recordset
-      -- for 100 rows and would otherwise hash-join them against a scan of the whole table.
-      where d.event_id = any (array(select event_id from r))
+      -- By primary key then by row address, whatever the plan: a cached generic plan takes
+      -- jsonb_to_recordset for 100 rows, and statistics from before a backlog built up know
+      -- nothing of event_id; either way a hash join against a scan of the whole table wins
+      -- the planner's estimate. A lateral probes the key for each row, the update reads the
+      -- rows found by their ctid.
+      where d.ctid = any (array(select k.ctid from r x cross join lateral (
+                                  select k.ctid from crm_deliveries k
+                                  where k.event_id = x.event_id and k.destination = x.destination
+                                  offset 0) k)) -- offset 0: kept a subquery, never flattened into a join
         and d.event_id = r.event_id and d.destination = r.destination and d.claim_token = r.claim_token
       returning d.event_id, d.destination, d.record_id, d.seq, d.state
     ),
@@ -74,20 +80,28 @@ export async function recordAttempts(sql: Sql, records: AttemptRecord[]): Promis
       where c.circuit_open_until is not null and c.name in (select destination from upd where state = 'delivered')
     ),
     -- A delivered head's record: its next delivery becomes the head, and goes now if it was
-    -- parked. In this statement, so no crash can leave it parked behind nothing. A 'pending'
-    -- row matches too: a park of it committing while this statement waits is re-checked
-    -- on the parked row (read committed), which this update then makes pending again.
+    -- parked. In this statement, so no crash can leave it parked behind nothing. Found from
+    -- each delivered row (a lateral: one probe of the order index each, whatever the plan),
+    -- then updated by primary key. A row seen 'pending' counts too: a park of it committing
+    -- while this statement waits is re-checked on the parked row (read committed), which this
+    -- update then makes pending again.
+    nexts as materialized (
+      select x.event_id, x.destination from upd u
+      cross join lateral (
+        select m.event_id, m.destination, m.state from crm_deliveries m
+        where m.destination = u.destination and m.record_id = u.record_id and m.seq > u.seq
+          and m.state in ('pending', 'blocked', 'dead')
+        order by m.seq limit 1) x
+      where u.state = 'delivered' and x.state <> 'dead'
+    ),
     unparked as (
       update crm_deliveries n set state = 'pending',
              next_attempt_at = case when n.state = 'blocked' then now() else n.next_attempt_at end,
              updated_at = now()
-      from upd u
-      where u.state = 'delivered' and n.destination = u.destination and n.record_id = u.record_id
-        and n.state in ('pending', 'blocked', 'dead') and n.state <> 'dead' -- the order index's predicate: see claim.ts
-        and n.seq = (select m.seq from crm_deliveries m
-                     where m.destination = u.destination and m.record_id = u.record_id and m.seq > u.seq
-                       and m.state in ('pending', 'blocked', 'dead')
-                     order by m.seq limit 1)
+      from nexts x
+      -- "Pending or blocked" spelled so that no partial index's predicate matches: by primary key.
+      where n.event_id = x.event_id and n.destination = x.destination
+        and n.state not in ('delivered', 'dead', 'discarded', 'superseded')
       returning n.destination, n.record_id
     )
     select u.event_id, u.destination, u.record_id, u.state,
