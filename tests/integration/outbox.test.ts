@@ -109,6 +109,16 @@ interface PlanNode {
 const delivered = (delivery: ClaimedDelivery): AttemptRecord =>
   ({ delivery, outcome: { kind: "delivered", httpStatus: 200 }, durationMs: 5, state: "delivered", retryInMs: 0, counted: true }) as AttemptRecord;
 
+/** A record's first delivery claimed (in flight), and a newer snapshot of the record written behind it. */
+async function headInFlightAndNext() {
+  const ob = outbox({ only: ["monelec"] });
+  const [first] = await queue(ob, 1);
+  const [head] = (await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 60_000 })).claimed;
+  const second: NewEvent = { ...first, id: crypto.randomUUID(), data: { ...first.data, firstName: "later" } };
+  await enqueue(db.sql, second, fanoutOf(ob));
+  return { head, second };
+}
+
 describe("fan-out", () => {
   it("one event, one delivery per destination, each received as its vendor expects", async () => {
     const ob = outbox();
@@ -227,11 +237,7 @@ describe("ordering per (destination, record)", () => {
   });
 
   it("the head's completion makes the parked next delivery due in the same statement: a crash right after it strands nothing", async () => {
-    const ob = outbox({ only: ["monelec"] });
-    const [first] = await queue(ob, 1);
-    const [head] = (await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 60_000 })).claimed;
-    const second: NewEvent = { ...first, id: crypto.randomUUID(), data: { ...first.data, firstName: "later" } };
-    await enqueue(db.sql, second, fanoutOf(ob));
+    const { head, second } = await headInFlightAndNext();
     const found = await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 60_000 });
     expect(found.behind).toEqual([second.id]);
     expect(await park(db.sql, "monelec", found.behind)).toBe(1);
@@ -243,11 +249,7 @@ describe("ordering per (destination, record)", () => {
   });
 
   it("a park committing while the head's completion waits for it is undone by that completion", async () => {
-    const ob = outbox({ only: ["monelec"] });
-    const [first] = await queue(ob, 1);
-    const [head] = (await claim(db.sql, { destination: "monelec", limit: 1, leaseMs: 60_000 })).claimed;
-    const second: NewEvent = { ...first, id: crypto.randomUUID(), data: { ...first.data, firstName: "later" } };
-    await enqueue(db.sql, second, fanoutOf(ob));
+    const { head, second } = await headInFlightAndNext();
     // A parker holds the head (FOR SHARE, as park does) and has parked `second`, not yet committed.
     const other = createSql(db.url, { max: 1 });
     try {
@@ -256,7 +258,7 @@ describe("ordering per (destination, record)", () => {
       let locked!: () => void;
       const isLocked = new Promise<void>((r) => (locked = r));
       const parker = other.begin(async (tx) => {
-        await tx`select 1 from crm_deliveries where event_id = ${first.id} and destination = 'monelec' for share`;
+        await tx`select 1 from crm_deliveries where event_id = ${head.eventId} and destination = 'monelec' for share`;
         await tx`update crm_deliveries set state = 'blocked' where event_id = ${second.id} and destination = 'monelec'`;
         locked();
         await held;
