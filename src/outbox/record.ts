@@ -57,15 +57,12 @@ export async function recordAttempts(sql: Sql, records: AttemptRecord[]): Promis
         delivered_at = case when r.state = 'delivered' then now() else d.delivered_at end,
         updated_at = now()
       from r
-      -- By primary key then by row address, whatever the plan: a cached generic plan takes
-      -- jsonb_to_recordset for 100 rows, and statistics from before a backlog built up know
-      -- nothing of event_id; either way a hash join against a scan of the whole table wins
-      -- the planner's estimate. A lateral probes the key for each row, the update reads the
-      -- rows found by their ctid.
-      where d.ctid = any (array(select k.ctid from r x cross join lateral (
-                                  select k.ctid from crm_deliveries k
-                                  where k.event_id = x.event_id and k.destination = x.destination
-                                  offset 0) k)) -- offset 0: kept a subquery, never flattened into a join
+      -- By primary key, whatever the plan: a cached generic plan takes jsonb_to_recordset
+      -- for 100 rows and would otherwise hash-join them against a scan of the whole table.
+      -- (Statistics taken while the table was empty know nothing of event_id, and that scan
+      -- wins until autovacuum analyzes again, after 1,000 changed rows. A per-row key probe
+      -- and an update by ctid avoided it, but made every completion four times dearer.)
+      where d.event_id = any (array(select event_id from r))
         and d.event_id = r.event_id and d.destination = r.destination and d.claim_token = r.claim_token
       returning d.event_id, d.destination, d.record_id, d.seq, d.state
     ),
