@@ -13,14 +13,12 @@
  * - forget leaves no row with the person's email or phone in any table.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startCrmSandbox, type CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
+import type { CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
 import { LOCAL_SERVICE_ROLE_KEY } from "../../scripts/local/dev-keys.ts";
 import { createAppDeps } from "../../src/app-deps.ts";
-import { loadConfig, loadDestinations } from "../../src/config.ts";
+import { loadConfig } from "../../src/config.ts";
 import { callbackBody, leadBody, requestBody } from "../../src/crm/monelec-bodies.ts";
 import { loadRequestSnapshot } from "../../src/db/request-snapshot.ts";
-import { serveDoubles, type DoublesServer } from "../../src/destinations/double-kit.ts";
-import { createWebhookDouble } from "../../src/destinations/webhook/double.ts";
 import { webhook } from "../../src/destinations/webhook/index.ts";
 import { crmDispatch } from "../../src/functions/crm-dispatch.ts";
 import { createLogger } from "../../src/log.ts";
@@ -30,30 +28,28 @@ import { runRetention } from "../../src/operator/retention.ts";
 import { outboxStatus } from "../../src/operator/status.ts";
 import { claim } from "../../src/outbox/claim.ts";
 import { enqueue } from "../../src/outbox/enqueue.ts";
-import { createOutbox, type Outbox } from "../../src/outbox/outbox.ts";
+import type { Outbox } from "../../src/outbox/outbox.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
 import type { NewEvent } from "../../src/outbox/types.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import type { MountedDouble } from "../../src/destinations/double-kit.ts";
+import type { TestDatabase } from "../helpers/database.ts";
+import { fanoutOf, startOutboxServices, testOutbox, type OutboxServices } from "../helpers/outbox-harness.ts";
 
 const KEY = "operations-test-key";
 let db: TestDatabase;
 let crm: CrmSandbox;
-let doubles: DoublesServer;
+let hook: MountedDouble;
+let services: OutboxServices;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  crm = await startCrmSandbox({ apiKey: KEY, quiet: true });
-  doubles = await serveDoubles([createWebhookDouble()]);
+  services = await startOutboxServices(KEY);
+  ({ db, crm, hook } = services);
 });
-afterAll(async () => {
-  await doubles?.close();
-  await crm?.close();
-  await db?.drop();
-});
+afterAll(() => services?.close());
 afterEach(async () => {
   crm.reset();
-  doubles.get("webhook").reset();
+  hook.reset();
   logs.length = 0;
   await db.sql`truncate crm_events, crm_deliveries, crm_attempts, crm_destinations, crm_remote_ids, crm_sweeps, crm_dispatch_runs,
                crm_pruned_records, payments, requests, customers, leads, callbacks, rate_limit_buckets, stripe_events cascade`;
@@ -61,20 +57,9 @@ afterEach(async () => {
                retention_more = false, last_retention = null`;
 });
 
-const env = () => ({ MONELEC_API_KEY: KEY, MONELEC_API_URL: crm.url, ...webhook.localEnv(doubles.urlOf("webhook")) });
-function outbox(only?: string[]): Outbox {
-  return createOutbox({
-    sql: db.sql,
-    log: createLogger({}, (l) => logs.push(l)),
-    origin: "test",
-    destinations: loadDestinations(env(), 2_000)
-      .filter((d) => !only || only.includes(d.name))
-      .map((d) => ({ ...d, rate: { perSecond: 10_000, burst: 10_000 } })),
-    timeoutMs: 2_000,
-    retryScheduleMs: [50, 50],
-  });
-}
-const fanout = (ob: Outbox) => ({ destinations: [...ob.destinations.values()].map((d) => ({ name: d.name, leaseMs: d.leaseMs })) });
+const outbox = (only?: string[]): Outbox => testOutbox(services, KEY, { logs, only });
+const fanout = (ob: Outbox) => fanoutOf(ob);
+const env = () => ({ MONELEC_API_KEY: KEY, MONELEC_API_URL: crm.url, ...webhook.localEnv(services.doubles.urlOf("webhook")) });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function leadEvent(ob: Outbox, email: string, phone: string | null = null): Promise<NewEvent> {

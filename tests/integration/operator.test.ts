@@ -4,59 +4,38 @@
  * outage, backfills (concurrent, and paced by the destination's rate limit).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startCrmSandbox, type CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
-import { loadDestinations } from "../../src/config.ts";
+import type { CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
 import { leadBody, requestBody } from "../../src/crm/monelec-bodies.ts";
-import { serveDoubles, type DoublesServer, type MountedDouble } from "../../src/destinations/double-kit.ts";
-import { createWebhookDouble } from "../../src/destinations/webhook/double.ts";
+import type { MountedDouble } from "../../src/destinations/double-kit.ts";
 import { webhook } from "../../src/destinations/webhook/index.ts";
 import { loadRequestSnapshot } from "../../src/db/request-snapshot.ts";
-import { createLogger } from "../../src/log.ts";
 import { backfill } from "../../src/operator/backfill.ts";
 import { discardDead, retryDead, sendPendingNow } from "../../src/operator/retry.ts";
 import { enqueue } from "../../src/outbox/enqueue.ts";
-import { createOutbox, type Outbox } from "../../src/outbox/outbox.ts";
+import type { Outbox } from "../../src/outbox/outbox.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
-import type { Fanout, NewEvent } from "../../src/outbox/types.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import type { NewEvent } from "../../src/outbox/types.ts";
+import type { TestDatabase } from "../helpers/database.ts";
+import { fanoutOf, startOutboxServices, testOutbox, type OutboxServices, type TestOutboxOptions } from "../helpers/outbox-harness.ts";
 
 const KEY = "operator-test-key";
 let db: TestDatabase;
 let crm: CrmSandbox;
-let doubles: DoublesServer;
 let hook: MountedDouble;
+let services: OutboxServices;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  crm = await startCrmSandbox({ apiKey: KEY, quiet: true });
-  doubles = await serveDoubles([createWebhookDouble()]);
-  hook = doubles.get("webhook");
+  services = await startOutboxServices(KEY);
+  ({ db, crm, hook } = services);
 });
-afterAll(async () => {
-  await doubles?.close();
-  await crm?.close();
-  await db?.drop();
-});
+afterAll(() => services?.close());
 afterEach(async () => {
   crm.reset();
   hook.reset();
   await db.sql`truncate crm_events, crm_deliveries, crm_attempts, crm_destinations, crm_remote_ids, payments, requests, customers, leads, callbacks cascade`;
 });
 
-function outbox(opts: { schedule?: number[]; only?: string[]; rate?: { perSecond: number; burst: number } } = {}): Outbox {
-  const env = { MONELEC_API_KEY: KEY, MONELEC_API_URL: crm.url, ...webhook.localEnv(doubles.urlOf("webhook")) };
-  return createOutbox({
-    sql: db.sql,
-    log: createLogger({}, () => {}),
-    origin: "test",
-    destinations: loadDestinations(env, 2_000)
-      .filter((d) => !opts.only || opts.only.includes(d.name))
-      .map((d) => ({ ...d, rate: opts.rate ?? { perSecond: 10_000, burst: 10_000 } })),
-    timeoutMs: 2_000,
-    retryScheduleMs: opts.schedule ?? [50, 50],
-  });
-}
-const fanoutOf = (ob: Outbox): Fanout => ({ destinations: [...ob.destinations.values()].map((d) => ({ name: d.name, leaseMs: d.leaseMs })) });
+const outbox = (opts: TestOutboxOptions = {}): Outbox => testOutbox(services, KEY, opts);
 const bodiesFor = (recordKey: string, id: string) => crm.accepted().map((c) => c.body as Record<string, unknown>).filter((b) => b[recordKey] === id);
 const hookMessages = () => hook.double.state().messages as Array<{ id: string; data: Record<string, unknown> }>;
 

@@ -7,43 +7,36 @@
  */
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { startCrmSandbox, type CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
-import { loadDestinations } from "../../src/config.ts";
+import type { CrmSandbox } from "../../scripts/local/crm-sandbox.ts";
 import { leadBody } from "../../src/crm/monelec-bodies.ts";
-import { serveDoubles, type DoublesServer, type MountedDouble } from "../../src/destinations/double-kit.ts";
+import type { MountedDouble } from "../../src/destinations/double-kit.ts";
 import { createWebhookDouble } from "../../src/destinations/webhook/double.ts";
 import { webhook } from "../../src/destinations/webhook/index.ts";
-import { createSql, type Pool } from "../../src/db/sql.ts";
-import { createLogger } from "../../src/log.ts";
+import { createSql } from "../../src/db/sql.ts";
 import { claim } from "../../src/outbox/claim.ts";
 import { deliverNow } from "../../src/outbox/deliver.ts";
 import { pauseDestination, resumeDestination } from "../../src/outbox/destination-events.ts";
 import { enqueue } from "../../src/outbox/enqueue.ts";
-import { createOutbox, type Outbox } from "../../src/outbox/outbox.ts";
+import type { Outbox } from "../../src/outbox/outbox.ts";
 import { park } from "../../src/outbox/park.ts";
 import { createCompleter, recordAttempts } from "../../src/outbox/record.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
 import type { AttemptRecord, ClaimedDelivery, Fanout, NewEvent } from "../../src/outbox/types.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import type { TestDatabase } from "../helpers/database.ts";
+import { fanoutOf, startOutboxServices, testOutbox, type OutboxServices, type TestOutboxOptions } from "../helpers/outbox-harness.ts";
 
 const KEY = "outbox-test-key";
 let db: TestDatabase;
 let crm: CrmSandbox;
-let doubles: DoublesServer;
 let hook: MountedDouble;
+let services: OutboxServices;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  crm = await startCrmSandbox({ apiKey: KEY, quiet: true });
-  doubles = await serveDoubles([createWebhookDouble()]);
-  hook = doubles.get("webhook");
+  services = await startOutboxServices(KEY);
+  ({ db, crm, hook } = services);
 });
-afterAll(async () => {
-  await doubles?.close();
-  await crm?.close();
-  await db?.drop();
-});
+afterAll(() => services?.close());
 afterEach(async () => {
   crm.reset();
   hook.reset();
@@ -51,27 +44,8 @@ afterEach(async () => {
   await db.sql`truncate crm_events, crm_deliveries, crm_attempts, crm_destinations, crm_remote_ids cascade`;
 });
 
-const env = () => ({ MONELEC_API_KEY: KEY, MONELEC_API_URL: crm.url, ...webhook.localEnv(doubles.urlOf("webhook")) });
-
-function outbox(opts: { sql?: Pool; schedule?: number[]; timeoutMs?: number; only?: string[]; rate?: Record<string, { perSecond: number; burst: number }> } = {}): Outbox {
-  const destinations = loadDestinations(env(), opts.timeoutMs ?? 2_000)
-    .filter((d) => !opts.only || opts.only.includes(d.name))
-    // A lease long enough that a loaded test machine never lets one run out mid-attempt (that re-send is by design).
-    .map((d) => ({ ...d, leaseMs: 60_000, rate: opts.rate?.[d.name] ?? { perSecond: 10_000, burst: 10_000 } }));
-  return createOutbox({
-    sql: opts.sql ?? db.sql,
-    log: createLogger({}, (l) => logs.push(l)),
-    origin: "test",
-    destinations,
-    timeoutMs: opts.timeoutMs ?? 2_000,
-    retryScheduleMs: opts.schedule ?? [50, 50, 50],
-  });
-}
-
-const fanoutOf = (ob: Outbox, lease = false): Fanout => ({
-  destinations: [...ob.destinations.values()].map((d) => ({ name: d.name, leaseMs: d.leaseMs })),
-  ...(lease ? { lease: { claimToken: crypto.randomUUID() } } : {}),
-});
+// A lease long enough that a loaded test machine never lets one run out mid-attempt (that re-send is by design).
+const outbox = (opts: TestOutboxOptions = {}): Outbox => testOutbox(services, KEY, { logs, schedule: [50, 50, 50], leaseMs: 60_000, ...opts });
 
 /** Queues `n` lead events, `perRecord` of them on each record; returns them in order. */
 async function queue(ob: Outbox, n: number, perRecord = 1): Promise<NewEvent[]> {
