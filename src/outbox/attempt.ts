@@ -15,7 +15,19 @@ export type AttemptResult = "delivered" | "retry" | "dead" | "throttled" | "paus
 /** How long a delivery of a paused destination waits before it is looked at again. */
 const PAUSED_RECHECK_MS = 60_000;
 
-export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<RecordedAttempt & { result: AttemptResult }> {
+export type SettledAttempt = RecordedAttempt & { result: AttemptResult };
+
+/** One attempt, sent and recorded. */
+export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<SettledAttempt> {
+  return await settle(ob, await send(ob, delivery));
+}
+
+/**
+ * The destination's calls and the state they lead to, nothing written yet.
+ * Once it resolves the destination is done with this delivery: the sweeper
+ * may claim its next batch while `settle` records this one.
+ */
+export async function send(ob: Outbox, delivery: ClaimedDelivery): Promise<AttemptRecord> {
   const dest = ob.destinations.get(delivery.destination);
   const started = performance.now();
   let outcome: AttemptOutcome;
@@ -34,9 +46,12 @@ export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<Re
     }
   }
   outcome = maskKnownValues(outcome, delivery.data);
-  const durationMs = Math.round(performance.now() - started);
-  const record = await nextState(ob, delivery, outcome, durationMs);
+  return await nextState(ob, delivery, outcome, Math.round(performance.now() - started));
+}
 
+/** Records a sent attempt (batched), applies its effects on the destination (throttle, pause, circuit) and logs it. */
+export async function settle(ob: Outbox, record: AttemptRecord): Promise<SettledAttempt> {
+  const { delivery, outcome, durationMs } = record;
   let recorded: RecordedAttempt;
   try {
     recorded = await ob.completer.record(record);

@@ -145,6 +145,8 @@ export function createCompleter(sql: Sql, opts: { maxBatch?: number; maxWaitMs?:
   };
 
   return {
+    /** Writes what is waiting now (a caller that knows its batch is whole). */
+    flush,
     record(record: AttemptRecord): Promise<RecordedAttempt> {
       return new Promise((resolve, reject) => {
         queue.push({ record, resolve, reject });

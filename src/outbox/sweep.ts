@@ -5,10 +5,11 @@
  * the next sweep continues). One destination's trouble never slows another:
  * each has its own loops, and a failing statement ends only its own loop.
  */
-import { attempt, type AttemptResult } from "./attempt.ts";
+import { type AttemptResult, send, settle } from "./attempt.ts";
 import { claimAndPark } from "./deliver.ts";
 import { registerDestinations } from "./destination-state.ts";
 import type { ActiveDestination, Outbox } from "./outbox.ts";
+import type { AttemptRecord } from "./types.ts";
 
 export interface SweepOptions {
   /** Deliveries in flight at once per destination (default 16, at most its burst). */
@@ -53,24 +54,51 @@ async function sweepDestination(ob: Outbox, dest: ActiveDestination, r: Destinat
   const loops = Math.max(1, Math.min(opts.loops ?? 2, concurrency));
   const batch = Math.max(1, Math.floor(concurrency / loops));
   const loop = async () => {
+    // The previous batch's completion, still being written while this loop sends the next batch.
+    let recording: Promise<void> | undefined;
+    const settleAll = (sent: AttemptRecord[]) => {
+      const settling = sent.map((s) => settle(ob, s));
+      ob.completer.flush(); // the batch is whole: no need to wait for other records
+      return Promise.all(settling).then(
+        (results) => { for (const a of results) r[a.result]++; },
+        (err) => { r.errors++; ob.log.error("crm sweep step failed", { function: ob.origin, destination: dest.name, error: (err as Error).message }); },
+      );
+    };
     while (Date.now() < deadline) {
       try {
         const got = await claimAndPark(ob, { destination: dest.name, limit: batch, leaseMs: dest.leaseMs, rate: dest.rate });
         r.claimed += got.claimed.length;
         r.parked += got.behind.length;
-        const results = await Promise.all(got.claimed.map((d) => attempt(ob, d)));
-        for (const a of results) r[a.result]++;
         if (got.claimed.length === 0 && got.behind.length === 0) {
-          if (got.waiting === 0) return;
+          // The batch being recorded may make its records' next deliveries due: look again after it.
+          if (recording) {
+            await recording;
+            recording = undefined;
+            continue;
+          }
+          if (got.waiting === 0) break;
           // Heads are due but the bucket is empty: wait for the next token.
           await new Promise((res) => setTimeout(res, Math.min(1_000, Math.ceil(1_000 / dest.rate.perSecond))));
+          continue;
+        }
+        const sent = await Promise.all(got.claimed.map((d) => send(ob, d)));
+        await recording; // at most one batch being recorded per loop
+        recording = settleAll(sent);
+        // Anything but a clean batch (retry, throttle, pause, dead) changes the destination's gate
+        // or circuit: that must be written before the next claim reads it. A clean one is recorded
+        // while the next batch goes out (the destination is done with it; the claim's head check
+        // and the completion's unpark keep each record in order either way).
+        if (!sent.every((s) => s.state === "delivered")) {
+          await recording;
+          recording = undefined;
         }
       } catch (err) {
         r.errors++;
         ob.log.error("crm sweep step failed", { function: ob.origin, destination: dest.name, error: (err as Error).message });
-        return;
+        break;
       }
     }
+    await recording;
   };
   await Promise.all(Array.from({ length: loops }, loop));
 }

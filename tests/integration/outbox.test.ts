@@ -484,6 +484,71 @@ describe("batched completion", () => {
   });
 });
 
+describe("the sweeper's pipeline", () => {
+  /** Completions written `ms` late; resolves `firstRecorded` when the first one is in the database. */
+  function slowCompletions(ob: Outbox, ms: number) {
+    const record = ob.completer.record;
+    const seen = { firstRecordedAt: Infinity };
+    ob.completer = {
+      ...ob.completer,
+      record: (r) => sleep(ms).then(() => record(r)).then((done) => {
+        seen.firstRecordedAt = Math.min(seen.firstRecordedAt, performance.now());
+        return done;
+      }),
+    };
+    return seen;
+  }
+  /** Every call the outbox makes, with when it was made. */
+  function watchCalls(ob: Outbox, onCall?: (body: string) => Promise<void>) {
+    const at: number[] = [];
+    ob.fetch = async (input, init) => {
+      at.push(performance.now());
+      await onCall?.(String(init?.body ?? ""));
+      return fetch(input, init);
+    };
+    return at;
+  }
+
+  it("a batch the destination accepted is recorded while the next batch goes out", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const events = await queue(ob, 24);
+    const seen = slowCompletions(ob, 300);
+    const calls = watchCalls(ob);
+    const report = await sweep(ob, { concurrency: 8, loops: 1 });
+    expect(report.destinations.monelec).toMatchObject({ claimed: 24, delivered: 24, errors: 0 });
+    expect([...monelecKeys()].sort()).toEqual(events.map((e) => e.id).sort());
+    // The second batch (calls 9 to 16) went out before the first batch's completion was written.
+    expect(calls[8]).toBeLessThan(seen.firstRecordedAt);
+    expect(await states("monelec")).toEqual({ delivered: 24 });
+  });
+
+  it("a batch with failures is recorded before the next claim: the circuit it opens stops the sweep at once", async () => {
+    const ob = outbox({ only: ["monelec"], schedule: [10, 10] });
+    crm.setFaults({ mode: "error", status: 502 });
+    await queue(ob, 40);
+    slowCompletions(ob, 200);
+    await sweep(ob, { concurrency: 8, loops: 1 });
+    const [dest] = await db.sql`select circuit_open_until is not null as open from crm_destinations where name = 'monelec'`;
+    expect(dest.open).toBe(true);
+    expect(crm.attempts()).toBe(8); // one batch, not the 40 a sweep that did not wait for it would send
+  });
+
+  it("a newer snapshot parked behind a head still being recorded goes in the same sweep, after it", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const [first] = await queue(ob, 1);
+    const second: NewEvent = { ...first, id: crypto.randomUUID(), data: { ...first.data, firstName: "later" } };
+    slowCompletions(ob, 200);
+    // The update arrives while the head is being sent: the next claim finds it behind the head and parks it.
+    watchCalls(ob, async (body) => {
+      if (!body.includes("later")) await enqueue(db.sql, second, fanoutOf(ob));
+    });
+    const report = await sweep(ob, { concurrency: 8, loops: 1 });
+    expect(report.destinations.monelec.parked).toBe(1);
+    expect(monelecKeys()).toEqual([first.id, second.id]);
+    expect(await states("monelec")).toEqual({ delivered: 2 });
+  });
+});
+
 describe("plans on the statistics an outage leaves", () => {
   /** `n` lead events with one monelec delivery each, in `state`. */
   async function deliveries(n: number, state: "pending" | "delivered", tag: string) {
