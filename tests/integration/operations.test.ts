@@ -84,13 +84,13 @@ describe("a sweep survives", () => {
         when (new.destination = 'monelec' and new.claim_token is not null and new.claim_token is distinct from old.claim_token)
         execute function fail_claim();`);
     try {
-      const first = await sweep(ob, { loops: 1 });
+      const first = await sweep(ob);
       expect(first.destinations.monelec.errors).toBe(1);
       expect(first.destinations.webhook).toMatchObject({ delivered: 20, errors: 0 });
       expect(logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "crm sweep step failed" && l.destination === "monelec")).toHaveLength(1);
       // The failed statement left nothing leased: the next sweep takes every monelec delivery.
       expect((await db.sql`select count(*)::int as n from crm_deliveries where locked_until > now()`)[0].n).toBe(0);
-      const second = await sweep(ob, { loops: 1 });
+      const second = await sweep(ob);
       expect(second.destinations.monelec.delivered).toBe(20);
       expect(new Set(crm.accepted().map((c) => c.idempotencyKey)).size).toBe(20);
     } finally {

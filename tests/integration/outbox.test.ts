@@ -469,7 +469,7 @@ describe("batched completion", () => {
       create trigger fail_victim before update on crm_deliveries for each row
         when (new.event_id = '${victim}' and new.state = 'delivered') execute function fail_victim();`);
     try {
-      const report = await sweep(ob, { concurrency: 16, loops: 1 });
+      const report = await sweep(ob, { concurrency: 16 });
       expect(report.destinations.monelec.claimed).toBe(10);
       const rows = await db.sql`select event_id, state, locked_until from crm_deliveries`;
       expect(rows.filter((r) => r.state === "delivered")).toHaveLength(9);
@@ -514,7 +514,7 @@ describe("the sweeper's pipeline", () => {
     const events = await queue(ob, 24);
     const seen = slowCompletions(ob, 300);
     const calls = watchCalls(ob);
-    const report = await sweep(ob, { concurrency: 8, loops: 1 });
+    const report = await sweep(ob, { concurrency: 8 });
     expect(report.destinations.monelec).toMatchObject({ claimed: 24, delivered: 24, errors: 0 });
     expect([...monelecKeys()].sort()).toEqual(events.map((e) => e.id).sort());
     // The second batch (calls 9 to 16) went out before the first batch's completion was written.
@@ -522,28 +522,43 @@ describe("the sweeper's pipeline", () => {
     expect(await states("monelec")).toEqual({ delivered: 24 });
   });
 
+  it("a slow delivery holds its own slot, not a batch: the others keep going out around it", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    await queue(ob, 40);
+    let slowDone = Infinity;
+    const calls = watchCalls(ob, async (body) => {
+      if (body.includes('"n0@example.fr"')) {
+        await sleep(800);
+        slowDone = performance.now();
+      }
+    });
+    const report = await sweep(ob, { concurrency: 8 });
+    expect(report.destinations.monelec).toMatchObject({ claimed: 40, delivered: 40 });
+    // Batches of 8 waiting for their slowest would have made 8 calls by then.
+    expect(calls.filter((t) => t < slowDone).length).toBeGreaterThanOrEqual(24);
+  });
+
   it("a batch with failures is recorded before the next claim: the circuit it opens stops the sweep at once", async () => {
     const ob = outbox({ only: ["monelec"], schedule: [10, 10] });
     crm.setFaults({ mode: "error", status: 502 });
     await queue(ob, 40);
     slowCompletions(ob, 200);
-    await sweep(ob, { concurrency: 8, loops: 1 });
+    await sweep(ob, { concurrency: 8 });
     const [dest] = await db.sql`select circuit_open_until is not null as open from crm_destinations where name = 'monelec'`;
     expect(dest.open).toBe(true);
     expect(crm.attempts()).toBe(8); // one batch, not the 40 a sweep that did not wait for it would send
   });
 
-  it("a newer snapshot parked behind a head still being recorded goes in the same sweep, after it", async () => {
+  it("a newer snapshot written while its record's head is being sent and recorded goes in the same sweep, after it", async () => {
     const ob = outbox({ only: ["monelec"] });
     const [first] = await queue(ob, 1);
     const second: NewEvent = { ...first, id: crypto.randomUUID(), data: { ...first.data, firstName: "later" } };
     slowCompletions(ob, 200);
-    // The update arrives while the head is being sent: the next claim finds it behind the head and parks it.
+    // The update arrives while the head is being sent: no claim may take it before the head is recorded.
     watchCalls(ob, async (body) => {
       if (!body.includes("later")) await enqueue(db.sql, second, fanoutOf(ob));
     });
-    const report = await sweep(ob, { concurrency: 8, loops: 1 });
-    expect(report.destinations.monelec.parked).toBe(1);
+    await sweep(ob, { concurrency: 8 });
     expect(monelecKeys()).toEqual([first.id, second.id]);
     expect(await states("monelec")).toEqual({ delivered: 2 });
   });
