@@ -164,6 +164,17 @@ describe("ordering per (destination, record)", () => {
     expect(await states("monelec")).toEqual({ delivered: 1, superseded: 2 });
   });
 
+  it("a record with 150 snapshots waiting: a few calls, in the order written, ending with the newest", async () => {
+    const ob = outbox({ only: ["monelec"] });
+    const events = await queue(ob, 150, 150);
+    for (let i = 0; i < 5; i++) await sweep(ob);
+    const sent = crm.accepted().map((c) => events.findIndex((e) => e.id === c.idempotencyKey));
+    expect(sent.at(-1)).toBe(149);
+    expect(sent).toEqual([...sent].sort((a, b) => a - b)); // never an older snapshot after a newer one
+    expect(sent.length).toBeLessThanOrEqual(3);
+    expect(await states("monelec")).toEqual({ delivered: sent.length, superseded: 150 - sent.length });
+  });
+
   it("after an unanswered attempt (timeout) the head is sent again before a newer snapshot, never superseded", async () => {
     const ob = outbox({ only: ["monelec"], timeoutMs: 200 });
     const [first] = await queue(ob, 1);
