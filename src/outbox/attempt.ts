@@ -25,7 +25,7 @@ export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<Se
 /**
  * The destination's calls and the state they lead to, nothing written yet.
  * Once it resolves the destination is done with this delivery: the sweeper
- * may claim its next batch while `settle` records this one.
+ * may claim its next deliveries while `settle` records this one.
  */
 export async function send(ob: Outbox, delivery: ClaimedDelivery): Promise<AttemptRecord> {
   const dest = ob.destinations.get(delivery.destination);
