@@ -88,7 +88,7 @@ export function createAppDeps(config: Config, overrides: AppDepsOverrides = {}):
       enabled: destinations.length > 0,
       fanout(newRecord) {
         return newRecord && destinations.length > 0
-          ? { destinations, lease: { claimToken: crypto.randomUUID() } }
+          ? { destinations, lease: { claimToken: crypto.randomUUID(), leasedAt: Date.now() } }
           : { destinations };
       },
       afterCommit(origin, event, fanout) {

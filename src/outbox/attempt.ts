@@ -30,6 +30,7 @@ export async function attempt(ob: Outbox, delivery: ClaimedDelivery): Promise<Se
 export async function send(ob: Outbox, delivery: ClaimedDelivery): Promise<AttemptRecord> {
   const dest = ob.destinations.get(delivery.destination);
   const started = performance.now();
+  const lease = { ranOut: false };
   let outcome: AttemptOutcome;
   if (!dest) {
     outcome = { kind: "retry", httpStatus: null, error: `destination ${delivery.destination} is not configured in this function` };
@@ -39,11 +40,16 @@ export async function send(ob: Outbox, delivery: ClaimedDelivery): Promise<Attem
         { id: delivery.eventId, type: delivery.type, recordType: delivery.recordType, recordId: delivery.recordId,
           createdAt: delivery.createdAt, data: delivery.data, attempt: delivery.attempts + 1 },
         dest.settings,
-        context(ob, delivery),
+        context(ob, delivery, lease),
       );
     } catch (err) {
       outcome = { kind: "retry", httpStatus: null, error: `${delivery.destination}: ${(err as Error)?.message ?? String(err)}` };
     }
+  }
+  if (lease.ranOut) {
+    // A call was not started: the destination did not fail, the lease was too short for it.
+    outcome = { kind: "retry", httpStatus: null, uncounted: true,
+      error: `${delivery.destination}: not sent, the lease would have run out during the call (another deliverer may hold it)` };
   }
   outcome = maskKnownValues(outcome, delivery.data);
   return await nextState(ob, delivery, outcome, Math.round(performance.now() - started));
@@ -91,15 +97,22 @@ export async function settle(ob: Outbox, record: AttemptRecord): Promise<Settled
   return { ...recorded, result };
 }
 
-function context(ob: Outbox, delivery: ClaimedDelivery): DestinationContext {
+function context(ob: Outbox, delivery: ClaimedDelivery, lease: { ranOut: boolean }): DestinationContext {
   const doFetch = ob.fetch ?? fetch;
   return {
-    fetch: (input, init) =>
-      doFetch(input, { redirect: "manual", ...init, signal: AbortSignal.timeout(ob.timeoutMs) }).catch((err) => {
+    fetch: (input, init) => {
+      // A call that could still be running when the lease ends is not started: by then another
+      // deliverer may be making the same call (a slow statement before it, a Postgres restart).
+      if (Date.now() + ob.timeoutMs > delivery.leaseUntil) {
+        lease.ranOut = true;
+        return Promise.reject(new DOMException("the lease would run out during this call", "AbortError"));
+      }
+      return doFetch(input, { redirect: "manual", ...init, signal: AbortSignal.timeout(ob.timeoutMs) }).catch((err) => {
         // "timeout after 10000 ms" in the attempt log, whatever the runtime's own wording.
         if ((err as Error)?.name === "TimeoutError") throw new DOMException(`after ${ob.timeoutMs} ms`, "TimeoutError");
         throw err;
-      }),
+      });
+    },
     remote: {
       get: (kind) => delivery.remote[kind],
       async set(kind, id) {
@@ -164,7 +177,7 @@ async function destinationEffects(ob: Outbox, name: string, outcome: AttemptOutc
     await pauseDestination(ob.sql, name, outcome.reason, "destination");
     ob.log.warn("crm destination paused by its answer", { destination: name, reason: outcome.reason });
     ob.states.invalidate();
-  } else if (outcome.kind === "retry" && (outcome.httpStatus === null || outcome.httpStatus >= 500)) {
+  } else if (outcome.kind === "retry" && !outcome.uncounted && (outcome.httpStatus === null || outcome.httpStatus >= 500)) {
     if (await noteServerFailure(ob.sql, name, outcome.error, circuitOpenMs(ob.retryScheduleMs))) {
       ob.log.warn("crm destination circuit open", { destination: name, reason: outcome.error });
       ob.states.invalidate();

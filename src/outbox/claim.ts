@@ -82,6 +82,7 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
                refilled_at = now()
         where b.name = ${d})`
     : sql``;
+  const leaseUntil = Date.now() + opts.leaseMs; // before the statement: never later than the database's lease
   const rows = await sql<Row[]>`
     with gate as (
       select coalesce(bool_and(paused_at is null
@@ -174,6 +175,7 @@ export async function claim(sql: Sql, opts: ClaimOptions): Promise<ClaimResult> 
         data: r.data!,
         attempts: r.attempts!,
         claimToken: r.claim_token!,
+        leaseUntil,
         remote: r.remote ?? {},
       });
     }

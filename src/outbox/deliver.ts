@@ -30,7 +30,7 @@ export async function deliverNow(ob: Outbox, event: NewEvent, fanout: Fanout): P
       let next: ClaimedDelivery | undefined = fanout.lease
         ? { eventId: event.id, destination: name, recordId: event.recordId, seq: 0, type: event.type,
             recordType: event.recordType, createdAt: event.createdAt ?? new Date().toISOString(), data: event.data, attempts: 0,
-            claimToken: fanout.lease.claimToken, remote: {} }
+            claimToken: fanout.lease.claimToken, leaseUntil: fanout.lease.leasedAt + leaseMs, remote: {} }
         : (await claimAndPark(ob, { destination: name, limit: 1, leaseMs, eventId: event.id })).claimed[0];
       for (let sent = 0; next && sent < CHAIN_LIMIT; sent++) {
         const done = await attempt(ob, next);

@@ -18,19 +18,22 @@ import type { Sql } from "../db/sql.ts";
 
 export async function park(sql: Sql, destination: string, eventIds: string[]): Promise<number> {
   if (eventIds.length === 0) return 0;
+  // Each row is parked only behind an earlier row of its own (not "its record has a head"):
+  // when a batch holds a record's next two rows and the head before them completes while
+  // this runs, the first has nothing left before it and must stay pending — the head's
+  // completion already looked for it (found by a test of the sweeper's pipeline).
   const rows = await sql`
-    with heads as (
-      select h.record_id from crm_deliveries h
+    with behind as (
+      select b.event_id from crm_deliveries h
       join crm_deliveries b on b.destination = h.destination and b.record_id = h.record_id and h.seq < b.seq
       where b.destination = ${destination} and b.event_id in (select value::uuid from jsonb_array_elements_text(${sql.json(eventIds)}))
         and h.state in ('pending', 'blocked', 'dead')
       for share of h
     )
     update crm_deliveries b set state = 'blocked', updated_at = now()
-    where b.destination = ${destination} and b.event_id in (select value::uuid from jsonb_array_elements_text(${sql.json(eventIds)}))
+    where b.destination = ${destination} and b.event_id in (select event_id from behind)
       and b.state = 'pending'
       and (b.locked_until is null or b.locked_until <= now())
-      and b.record_id in (select record_id from heads)
     returning b.event_id`;
   return rows.length;
 }

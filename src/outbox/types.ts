@@ -28,7 +28,8 @@ export interface NewEvent {
  */
 export interface Fanout {
   destinations: Array<{ name: string; leaseMs: number }>;
-  lease?: { claimToken: string };
+  /** `leasedAt`: this process's clock before the statement that writes the lease (see ClaimedDelivery.leaseUntil). */
+  lease?: { claimToken: string; leasedAt: number };
 }
 
 /** A delivery a deliverer holds a lease on. `claimToken` proves the lease is still its own. */
@@ -44,6 +45,13 @@ export interface ClaimedDelivery {
   /** Attempts made before this one. */
   attempts: number;
   claimToken: string;
+  /**
+   * When the lease ends, by this process's clock, taken before the statement that wrote it
+   * (so never later than the database's). No call starts that could end after it: past it,
+   * another deliverer may hold the delivery, and two attempts at once could each create the
+   * same object at a vendor without an idempotency key.
+   */
+  leaseUntil: number;
   /** Remote ids the destination created for this record so far. */
   remote: Record<string, string>;
 }

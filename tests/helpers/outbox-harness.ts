@@ -71,5 +71,5 @@ export function testOutbox(s: OutboxServices, crmKey: string, opts: TestOutboxOp
 /** One delivery per destination of `ob`; `lease`: the writer sends them itself (a brand-new record). */
 export const fanoutOf = (ob: Outbox, lease = false): Fanout => ({
   destinations: [...ob.destinations.values()].map((d) => ({ name: d.name, leaseMs: d.leaseMs })),
-  ...(lease ? { lease: { claimToken: crypto.randomUUID() } } : {}),
+  ...(lease ? { lease: { claimToken: crypto.randomUUID(), leasedAt: Date.now() } } : {}),
 });
