@@ -11,6 +11,7 @@ import postgres from "postgres";
 import { claim } from "../../src/outbox/claim.ts";
 import { recordAttempts } from "../../src/outbox/record.ts";
 import { sweep, type SweepReport } from "../../src/outbox/sweep.ts";
+import { seedLeadDeliveries } from "../lib/seed-deliveries.ts";
 import { formStartBody } from "./bodies.ts";
 import { type CpuSnapshot, cpuDelta, OTHERS } from "./cpu.ts";
 import { BENCH_CRM_KEY, type Bench, MONELEC_DRAIN_RATE, sleep, waitFor } from "./environment.ts";
@@ -169,24 +170,13 @@ async function deliveryPlans(bench: Bench): Promise<DeliveryPlans> {
 async function insertBacklog(bench: Bench, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let start = 0; start < n; start += 2_000) {
-    const rows = Array.from({ length: Math.min(2_000, n - start) }, (_, i) => {
+    const leads = Array.from({ length: Math.min(2_000, n - start) }, (_, i) => {
       const id = randomUUID();
-      const leadId = randomUUID();
+      const recordId = randomUUID();
       ids.push(id);
-      return {
-        id,
-        record_id: leadId,
-        data: leadBody({ id: leadId, ...formStartBody(), phone: "+33612345678", email: `backlog-${start + i}@example.fr` }),
-      };
+      return { id, recordId, data: leadBody({ id: recordId, ...formStartBody(), phone: "+33612345678", email: `backlog-${start + i}@example.fr` }) };
     });
-    await bench.db`
-      with ev as (
-        insert into crm_events (id, type, record_type, record_id, data, fanout)
-        select id, 'lead.upserted', 'lead', record_id, data, 1
-        from jsonb_to_recordset(${bench.db.json(rows as never)}) as x(id uuid, record_id uuid, data jsonb)
-        returning id, record_id, seq)
-      insert into crm_deliveries (event_id, destination, record_id, seq, state, attempts, last_error)
-      select id, 'monelec', record_id, seq, 'pending', 1, 'bench: simulated outage' from ev`;
+    await seedLeadDeliveries(bench.db, leads, { destination: "monelec", state: "pending", attempts: 1, lastError: "bench: simulated outage" });
   }
   return ids;
 }

@@ -22,6 +22,7 @@ import { park } from "../../src/outbox/park.ts";
 import { createCompleter, recordAttempts } from "../../src/outbox/record.ts";
 import { sweep } from "../../src/outbox/sweep.ts";
 import type { AttemptRecord, ClaimedDelivery, Fanout, NewEvent } from "../../src/outbox/types.ts";
+import { seedLeadDeliveries } from "../../scripts/lib/seed-deliveries.ts";
 import type { TestDatabase } from "../helpers/database.ts";
 import { fanoutOf, startOutboxServices, testOutbox, type OutboxServices, type TestOutboxOptions } from "../helpers/outbox-harness.ts";
 
@@ -603,18 +604,11 @@ describe("the sweeper's pipeline", () => {
 describe("plans on the statistics an outage leaves", () => {
   /** `n` lead events with one monelec delivery each, in `state`. */
   async function deliveries(n: number, state: "pending" | "delivered", tag: string) {
-    const rows = Array.from({ length: n }, (_, i) => {
-      const id = crypto.randomUUID();
-      return { id: crypto.randomUUID(), record_id: id, data: leadBody({ id, email: `${tag}${i}@example.fr`, firstname: "Backlog" }) };
+    const leads = Array.from({ length: n }, (_, i) => {
+      const recordId = crypto.randomUUID();
+      return { id: crypto.randomUUID(), recordId, data: leadBody({ id: recordId, email: `${tag}${i}@example.fr`, firstname: "Backlog" }) };
     });
-    await db.sql`
-      with ev as (
-        insert into crm_events (id, type, record_type, record_id, data, fanout)
-        select id, 'lead.upserted', 'lead', record_id, data, 1
-        from jsonb_to_recordset(${db.sql.json(rows as never)}) as x(id uuid, record_id uuid, data jsonb)
-        returning id, record_id, seq)
-      insert into crm_deliveries (event_id, destination, record_id, seq, state, attempts, delivered_at)
-      select id, 'monelec', record_id, seq, ${state}, 1, case when ${state} = 'delivered' then now() end from ev`;
+    await seedLeadDeliveries(db.sql, leads, { destination: "monelec", state, attempts: 1 });
   }
 
   // Statistics: what autovacuum last saw before the outage (a day of normal traffic), or fresh.
